@@ -1,0 +1,5 @@
+"""Bomgar / BeyondTrust Remote Support ↔ ServiceNow connector."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,238 @@
+"""What the appliance tells us, as plain dataclasses (built by reports.py and events.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Someone (or the system) named in a session event."""
+
+    kind: str  # "representative" | "customer" | "system" | other vendor text
+    gsnumber: str
+    name: str
+
+
+@dataclass
+class Representative:
+    """A rep who took part in a session."""
+
+    gsnumber: str
+    id: str = ""
+    username: str = ""
+    display_name: str = ""
+    public_display_name: str = ""
+    private_display_name: str = ""
+    public_ip: str = ""
+    private_ip: str = ""
+    hostname: str = ""
+    os: str = ""
+    session_owner: bool = False
+    primary_rep: bool = False
+    seconds_involved: int = 0
+    invited: bool = False
+
+    @property
+    def name(self) -> str:
+        """Return the best name we have for the rep."""
+        return (
+            self.private_display_name
+            or self.display_name
+            or self.public_display_name
+            or self.username
+        )
+
+
+@dataclass
+class Customer:
+    """A customer (end user) in a session."""
+
+    gsnumber: str
+    username: str = ""
+    public_ip: str = ""
+    private_ip: str = ""
+    hostname: str = ""
+    os: str = ""
+    primary: bool = False
+    info: dict[str, str] = field(default_factory=dict)  # name, company, company_code, issue, details
+
+    @property
+    def name(self) -> str:
+        """Return the best name we have for the customer."""
+        return self.info.get("name") or self.username
+
+
+@dataclass
+class SessionEvent:
+    """One entry of session_details, kept whole for templates that want it."""
+
+    timestamp: datetime | None
+    event_type: str
+    performed_by: Actor | None = None
+    destination: Actor | None = None
+    body: str = ""
+    data: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ChatMessage:
+    """One chat line."""
+
+    timestamp: datetime | None
+    sender: str
+    sender_kind: str
+    body: str
+
+
+@dataclass
+class FileTransfer:
+    """A file moved between rep and customer."""
+
+    timestamp: datetime | None
+    direction: str  # "upload" (rep → customer) | "download" (customer → rep)
+    filename: str
+    filesize: int | None
+    performed_by: str = ""
+    destination: str = ""
+    failed: bool = False
+
+
+@dataclass
+class SessionNote:
+    """A note a rep added during the session."""
+
+    timestamp: datetime | None
+    author: str
+    body: str
+
+
+@dataclass
+class SystemInfoCategory:
+    """One category of the system information a rep retrieved (Overview, Drives, …)."""
+
+    name: str
+    columns: dict[str, str] = field(default_factory=dict)  # field name → column label
+    rows: list[dict[str, str]] = field(default_factory=list)  # field name → cell value
+
+
+@dataclass
+class SurveyAnswer:
+    """One answered question of an exit survey."""
+
+    question_id: str
+    name: str
+    label: str
+    answer: str
+
+
+@dataclass
+class Survey:
+    """An exit survey, from SupportSession's survey lists or the exit-survey reports."""
+
+    kind: str  # "customer" | "representative"
+    lsid: str
+    submitted_by: str = ""
+    gsnumber: str = ""
+    submitted_at: datetime | None = None
+    answers: list[SurveyAnswer] = field(default_factory=list)
+
+
+@dataclass
+class Transfer:
+    """A session moved between queues or reps."""
+
+    timestamp: datetime | None
+    event_type: str
+    performed_by: str = ""
+    destination: str = ""
+
+
+@dataclass
+class SupportSession:
+    """A SupportSession report entry, everything optional but the lsid."""
+
+    lsid: str
+    lseq: int | None = None
+    session_type: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    duration_seconds: int | None = None
+    public_site: str = ""
+    public_site_id: str = ""
+    external_key: str = ""
+    custom_attributes: dict[str, str] = field(default_factory=dict)
+    chat_view_url: str = ""
+    chat_download_url: str = ""
+    recording_view_url: str = ""
+    recording_download_url: str = ""
+    file_transfer_count: int = 0
+    file_move_count: int = 0
+    file_delete_count: int = 0
+    primary_customer_name: str = ""
+    primary_customer_gsnumber: str = ""
+    primary_rep_name: str = ""
+    primary_rep_gsnumber: str = ""
+    primary_rep_id: str = ""
+    jumpoint: str = ""
+    jump_group: str = ""
+    customers: list[Customer] = field(default_factory=list)
+    reps: list[Representative] = field(default_factory=list)
+    events: list[SessionEvent] = field(default_factory=list)
+    chat: list[ChatMessage] = field(default_factory=list)
+    files: list[FileTransfer] = field(default_factory=list)
+    notes: list[SessionNote] = field(default_factory=list)
+    system_info: list[SystemInfoCategory] = field(default_factory=list)
+    transfers: list[Transfer] = field(default_factory=list)
+    surveys: list[Survey] = field(default_factory=list)
+
+    @property
+    def ended(self) -> bool:
+        """Tell whether the appliance reports the session as over."""
+        return self.end_time is not None
+
+    @property
+    def ticket_key(self) -> str:
+        """Return the ticket reference: external_key, else the external_key custom attribute."""
+        return (self.external_key or self.custom_attributes.get("external_key", "")).strip()
+
+    @property
+    def primary_rep(self) -> Representative | None:
+        """Return the primary rep, matched by gsnumber, id or flag."""
+        for rep in self.reps:
+            if self.primary_rep_gsnumber and rep.gsnumber == self.primary_rep_gsnumber:
+                return rep
+        for rep in self.reps:
+            if rep.primary_rep or rep.session_owner:
+                return rep
+        return self.reps[0] if self.reps else None
+
+    @property
+    def primary_customer(self) -> Customer | None:
+        """Return the primary customer, matched by gsnumber or flag."""
+        for cust in self.customers:
+            if self.primary_customer_gsnumber and cust.gsnumber == self.primary_customer_gsnumber:
+                return cust
+        for cust in self.customers:
+            if cust.primary:
+                return cust
+        return self.customers[0] if self.customers else None
+
+
+@dataclass(frozen=True)
+class OutboundEvent:
+    """An outbound event as the appliance posted it (validated by events.parse_event)."""
+
+    event: str
+    version: str
+    timestamp: int
+    lsid: str
+    appliance_id: str = ""
+    external_key: str = ""
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def dedupe_key(self) -> str:
+        """Return the identity used to absorb redelivered events."""
+        return f"{self.lsid}|{self.event}|{self.timestamp}"
