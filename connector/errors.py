@@ -47,7 +47,9 @@ class ConfigProblem:
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.path or '<top level>'}: expected {self.expected}, found {self.found}"
+        return (
+            f"{where}: {self.path or '<top level>'}: expected {self.expected}, found {self.found}"
+        )
 
 
 class ConfigError(ConnectorError):

@@ -56,7 +56,9 @@ class Customer:
     hostname: str = ""
     os: str = ""
     primary: bool = False
-    info: dict[str, str] = field(default_factory=dict)  # name, company, company_code, issue, details
+    info: dict[str, str] = field(
+        default_factory=dict
+    )  # name, company, company_code, issue, details
 
     @property
     def name(self) -> str:
@@ -186,6 +188,11 @@ class SupportSession:
     system_info: list[SystemInfoCategory] = field(default_factory=list)
     transfers: list[Transfer] = field(default_factory=list)
     surveys: list[Survey] = field(default_factory=list)
+    # Added fields: keep them after the original ones so positional construction still works.
+    jumpoint_id: str = ""
+    jump_group_id: str = ""
+    jump_group_type: str = ""
+    command_shell_recordings: list[CommandShellRecording] = field(default_factory=list)
 
     @property
     def ended(self) -> bool:
@@ -236,3 +243,116 @@ class OutboundEvent:
     def dedupe_key(self) -> str:
         """Return the identity used to absorb redelivered events."""
         return f"{self.lsid}|{self.event}|{self.timestamp}"
+
+
+# --- Added for the client and report parser (reports.py, client.py) -------------------------
+
+
+@dataclass
+class CommandShellRecording:
+    """A command shell recording listed in a SupportSession."""
+
+    instance: str = ""
+    view_url: str = ""
+    download_url: str = ""
+
+
+@dataclass
+class SessionSummary:
+    """One entry of SupportSessionListing."""
+
+    lsid: str
+    has_recording: bool = False
+    external_key: str = ""  # (unconfirmed) attribute; empty when the appliance does not send it
+
+
+@dataclass
+class SessionKey:
+    """A session key minted by generate_session_key."""
+
+    short_key: str
+    key_url: str = ""
+    mail_subject: str = ""
+    mail_body: str = ""
+    expires: datetime | None = None
+
+
+@dataclass
+class LoggedInRep:
+    """A rep currently logged in to the appliance (get_logged_in_reps)."""
+
+    id: str
+    display_name: str = ""
+    public_display_name: str = ""
+    private_display_name: str = ""
+    type: str = ""
+    direct_link: str = ""
+    logged_in_since: datetime | None = None
+    presentation_count: int = 0
+    support_session_count: int = 0
+    showing_on_rep_list: bool = False
+
+    @property
+    def name(self) -> str:
+        """Return the best name we have for the rep."""
+        return self.private_display_name or self.public_display_name or self.display_name
+
+
+@dataclass
+class SupportTeam:
+    """A support team (get_support_teams)."""
+
+    id: str
+    name: str = ""
+    code_name: str = ""
+
+
+@dataclass
+class ApiInfo:
+    """What get_api_info reports about the appliance and the API account."""
+
+    api_version: str = ""
+    company_name: str = ""
+    timestamp: datetime | None = None
+    permissions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SessionAttributes:
+    """Custom attributes of an active session (get_session_attributes)."""
+
+    values: dict[str, str] = field(default_factory=dict)  # code_name → value
+    labels: dict[str, str] = field(default_factory=dict)  # code_name → display_name
+
+
+@dataclass
+class JumpClient:
+    """A Jump Client from the Configuration API (fields the connector uses, plus the rest raw)."""
+
+    id: int
+    name: str = ""
+    hostname: str = ""
+    fqdn: str = ""
+    tag: str = ""
+    comments: str = ""
+    jump_group_id: int | None = None
+    jump_group_type: str = ""
+    connection_type: str = ""
+    operating_system: str = ""
+    public_ip: str = ""
+    private_ip: str = ""
+    console_user: str = ""
+    is_lost: bool = False
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass
+class JumpClientInstaller:
+    """A Jump Client installer created through the Configuration API."""
+
+    installer_id: str
+    expiration_timestamp: str = ""
+    encoded_info: str = ""  # only returned once, in the creation reply
+    filename: str = ""
+    installer_path: str = ""
+    raw: dict = field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""The plan of ServiceNow writes for one session: what the mapping produces and the writer applies."""
+"""The plan of ServiceNow writes for one session: what the mapping makes and the writer applies."""
 
 from __future__ import annotations
 

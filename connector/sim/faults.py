@@ -35,7 +35,9 @@ class FaultSettings:
         known = {f.name: f for f in fields(self)}
         for name, value in changes.items():
             if name not in known:
-                raise ValueError(f"unknown fault setting {name!r}; known: {', '.join(sorted(known))}")
+                raise ValueError(
+                    f"unknown fault setting {name!r}; known: {', '.join(sorted(known))}"
+                )
             current = getattr(self, name)
             if name == "error_statuses":
                 value = tuple(int(v) for v in value)

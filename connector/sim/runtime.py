@@ -1,4 +1,4 @@
-"""Run the emulators: a real socket server in a thread (tests) or under gunicorn (CLI, benchmarks)."""
+"""Run the emulators: a socket server in a thread (tests) or under gunicorn (CLI, benchmarks)."""
 
 from __future__ import annotations
 
@@ -101,7 +101,9 @@ def serve_gunicorn(
     _App().run()
 
 
-def make_tls_files(state_dir: str | os.PathLike[str], hostnames: tuple[str, ...] = ("localhost",)) -> dict[str, str]:
+def make_tls_files(
+    state_dir: str | os.PathLike[str], hostnames: tuple[str, ...] = ("localhost",)
+) -> dict[str, str]:
     """Create (or reuse) a private CA and a server certificate for loopback; return their paths."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -132,18 +134,29 @@ def make_tls_files(state_dir: str | os.PathLike[str], hostnames: tuple[str, ...]
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
     sans: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
-    sans += [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address("::1"))]
+    sans += [
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("::1")),
+    ]
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])]))

@@ -1,0 +1,31 @@
+"""The appliance side: client (HTTP), reports (XML → models), events (form → event), models."""
+
+from __future__ import annotations
+
+from connector.bomgar.client import BomgarClient
+from connector.bomgar.events import KNOWN_EVENTS, is_known, parse_event
+from connector.bomgar.reports import (
+    BomgarAPIError,
+    BomgarAuthError,
+    BomgarNotFound,
+    BomgarRateLimited,
+    BomgarRejected,
+    BomgarServerError,
+    ReportTooLarge,
+    UnsafeDocument,
+)
+
+__all__ = [
+    "KNOWN_EVENTS",
+    "BomgarAPIError",
+    "BomgarAuthError",
+    "BomgarClient",
+    "BomgarNotFound",
+    "BomgarRateLimited",
+    "BomgarRejected",
+    "BomgarServerError",
+    "ReportTooLarge",
+    "UnsafeDocument",
+    "is_known",
+    "parse_event",
+]

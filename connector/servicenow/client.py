@@ -1,0 +1,739 @@
+"""ServiceNow client over pysnow 0.7.17: Table, Attachment, Email and Batch APIs.
+
+One ``ServiceNowClient`` is shared by every worker thread. It owns one requests session (built by
+``connector.http.build_session``) and one ``pysnow.Client`` on top of it, and
+
+- builds a fresh pysnow resource for every call: a resource's parameter dict is shared and mutated
+  between its calls, so a GET's ``sysparm_query`` would otherwise ride along on the next POST;
+- patches with ``resource.request('PATCH', ...)``: pysnow's ``update()`` is a racy GET + PUT;
+- never stores cookies: a shared ``JSESSIONID`` serialises the client's concurrent requests on
+  the instance, which then answers 202 with an empty body;
+- keeps at most ``max_concurrent`` requests in flight, because the instance answers 429 once its
+  API semaphore queue is full;
+- returns plain dicts of string values as ServiceNow sends them: actual values
+  (``sysparm_display_value=false``) and references as bare sys_ids
+  (``sysparm_exclude_reference_link=true``).
+
+Retries use ``connector.http.RetryPolicy`` (attempts, backoff, Retry-After cap, sleep); the wait
+happens outside the concurrency slot.
+
+- Reads (GET, and DELETE, which is idempotent) are retried on transport errors, 429 (honouring
+  ``Retry-After``), 5xx, an empty 202, and a 2xx whose body is not the promised JSON (a quota
+  cancel appended to the body, a hibernating instance's HTML page).
+- Writes (POST, PATCH, attachment upload, email, batch) are retried ONLY when the request
+  certainly did not take effect: 429, 503, and a connection that failed before anything was
+  sent (refused, unresolvable, connect timeout). A read timeout or a dropped connection after a
+  write was sent is raised to the caller as ``TransportError``: the write may or may not have
+  happened, and only the importer can re-check and re-write idempotently.
+- ``ping`` is never retried.
+
+Errors (``connector.errors``): a non-2xx becomes ``StatusError.from_response`` carrying
+ServiceNow's ``error.message`` and ``error.detail`` (RateLimited, ServerError, AuthError,
+NotFound, Rejected); pysnow's own exceptions become ``ServerError`` (an empty 202 on GET, an error
+document inside a 2xx) or ``ProtocolError`` (a 2xx that is not the promised JSON); connection
+failures and timeouts become ``TransportError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import http.cookiejar
+import itertools
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
+
+import ijson
+import pysnow
+import requests
+from pysnow import exceptions as snow_errors
+from requests.auth import HTTPBasicAuth
+from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from connector.errors import (
+    DataError,
+    NotFound,
+    ProtocolError,
+    RateLimited,
+    RemoteError,
+    ServerError,
+    StatusError,
+    TransportError,
+)
+from connector.http import USER_AGENT, RetryPolicy, build_session, redact, send
+from connector.servicenow.auth import OAuthTokenAuth
+from connector.servicenow.models import BatchRequest, BatchResponse, Record
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SERVICE = "servicenow"
+# The instance refuses request bodies over 10 MB (400 "Rejected large REST payload").
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# PySNC resends unserviced batch items up to 3 times; so do we.
+BATCH_RESENDS = 3
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_SYS_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class _NoCookies(http.cookiejar.CookiePolicy):
+    """Refuse every cookie: a shared session cookie serialises requests on the instance."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = False
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        """Refuse to store a cookie."""
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        """Refuse to send a cookie."""
+        return False
+
+    def domain_return_ok(self, domain: str, request: Any) -> bool:
+        """Refuse to send cookies for any domain."""
+        return False
+
+    def path_return_ok(self, path: str, request: Any) -> bool:
+        """Refuse to send cookies for any path."""
+        return False
+
+
+def table_url(
+    table: str, sys_id: str | None = None, *, fields: Sequence[str] | None = None, **params: Any
+) -> str:
+    """Build the relative Table API URL (with query string) used in batch items.
+
+    References come back as bare sys_ids (``sysparm_exclude_reference_link=true``); ``fields``
+    becomes ``sysparm_fields``; other keyword arguments are added verbatim
+    (``sysparm_query="active=true"``).
+    """
+    path = f"/api/now/table/{_check_name(table)}"
+    if sys_id is not None:
+        path += f"/{_check_sys_id(sys_id)}"
+    query: dict[str, Any] = {"sysparm_exclude_reference_link": "true"}
+    if fields:
+        query["sysparm_fields"] = ",".join(fields)
+    for key, value in params.items():
+        query[key] = str(value).lower() if isinstance(value, bool) else value
+    return path + "?" + urlencode(query, safe=",", quote_via=quote)
+
+
+class ServiceNowClient:
+    """Talk to one ServiceNow instance; safe to share between threads."""
+
+    def __init__(
+        self,
+        instance_url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        oauth: Mapping[str, Any] | OAuthTokenAuth | None = None,
+        verify: bool | str = True,
+        timeout: float | tuple[float, float] = (5, 60),
+        max_concurrent: int = 8,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        parts = urlsplit(instance_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                f"instance_url must look like https://<host>[:port], got {instance_url!r}"
+            )
+        if parts.path.strip("/") or parts.query:
+            raise ValueError(f"instance_url must not have a path, got {instance_url!r}")
+        if max_concurrent < 1:
+            raise ValueError("max_concurrent must be at least 1")
+        self.base_url = f"{parts.scheme}://{parts.netloc}"
+        auth: Any
+        if oauth is not None:
+            auth = (
+                oauth
+                if isinstance(oauth, OAuthTokenAuth)
+                else OAuthTokenAuth.from_config(
+                    oauth, self.base_url, verify=verify, timeout=timeout
+                )
+            )
+        elif username and password:
+            auth = HTTPBasicAuth(username, password)
+        else:
+            raise ValueError("give username and password, or oauth settings")
+        self.auth = auth
+        self.timeout = timeout
+        self.max_concurrent = max_concurrent
+        self.retry = retry or RetryPolicy()
+        self._session = build_session(
+            verify=verify, timeout=timeout, pool_size=max_concurrent, auth=auth
+        )
+        self._session.cookies.set_policy(_NoCookies())
+        self._snow = pysnow.Client(
+            host=parts.netloc, use_ssl=parts.scheme == "https", session=self._session
+        )
+        # pysnow replaced the User-Agent (keep ours so the instance's logs name the connector)
+        # and lower-cased Accept/Content-Type (restore the usual spelling).
+        self._session.headers["User-Agent"] = USER_AGENT
+        self._session.headers.update(JSON_HEADERS)
+        self._snow.parameters.display_value = False
+        self._snow.parameters.exclude_reference_link = True
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._batch_ids = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return f"<ServiceNowClient {self.base_url}>"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._session.close()
+
+    def __enter__(self) -> ServiceNowClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- Table API -------------------------------------------------------------------------
+
+    def get_record(
+        self, table: str, sys_id: str, *, fields: Sequence[str] | None = None
+    ) -> Record | None:
+        """Return one record, or None when it does not exist (404)."""
+        path = f"/{_check_sys_id(sys_id)}"
+
+        def call() -> Record:
+            res = self._resource(f"/table/{_check_name(table)}")
+            if fields:
+                res.parameters.fields = list(fields)
+            return _one(res.request("GET", path_append=path))
+
+        try:
+            return self._call(f"GET {table}/{sys_id}", call, write=False)
+        except NotFound:
+            return None
+
+    def query(
+        self,
+        table: str,
+        query: str = "",
+        *,
+        fields: Sequence[str] | None = None,
+        limit: int | None = None,
+        page_size: int = 1000,
+        order_by: str | Sequence[str] | None = None,
+    ) -> list[Record]:
+        """Return the records matching an encoded query, paging by offset until a short page.
+
+        ``order_by`` names fields, ``-field`` for descending; without it (and without an
+        ``ORDERBY`` in the query) rows are ordered by sys_id so offset paging is stable.
+        """
+        return self._paged(
+            f"/table/{_check_name(table)}",
+            _with_order(query, order_by),
+            fields=fields,
+            limit=limit,
+            page_size=page_size,
+        )
+
+    def create_record(self, table: str, fields: Mapping[str, Any]) -> Record:
+        """Insert a record (POST, 201) and return it as stored."""
+        payload = dict(fields)
+
+        def call() -> Record:
+            return _one(self._resource(f"/table/{_check_name(table)}").create(payload))
+
+        return self._call(f"POST {table}", call, write=True)
+
+    def update_record(self, table: str, sys_id: str, fields: Mapping[str, Any]) -> Record:
+        """Change some fields of a record (PATCH) and return the whole record."""
+        path = f"/{_check_sys_id(sys_id)}"
+        payload = dict(fields)
+
+        def call() -> Record:
+            res = self._resource(f"/table/{_check_name(table)}")
+            return _one(res.request("PATCH", path_append=path, json=payload))
+
+        return self._call(f"PATCH {table}/{sys_id}", call, write=True)
+
+    def delete_record(self, table: str, sys_id: str) -> bool:
+        """Delete a record; return False when it did not exist (404), which a retry can cause."""
+        path = f"/{_check_sys_id(sys_id)}"
+
+        def call() -> None:
+            res = self._resource(f"/table/{_check_name(table)}")
+            res.request("DELETE", path_append=path).one()
+
+        try:
+            self._call(f"DELETE {table}/{sys_id}", call, write=False)
+        except NotFound:
+            return False
+        return True
+
+    # ---- Attachment and Email APIs -----------------------------------------------------------
+
+    def attach_file(
+        self, table: str, sys_id: str, file_name: str, content: bytes, content_type: str
+    ) -> Record:
+        """Upload a file to a record and return the attachment's metadata."""
+        if len(content) > MAX_ATTACHMENT_BYTES:
+            raise DataError(
+                f"attachment {file_name!r} is {len(content)} bytes; "
+                f"ServiceNow refuses bodies over {MAX_ATTACHMENT_BYTES} bytes"
+            )
+        if not file_name:
+            raise DataError("attachment needs a file name")
+        url = f"{self.base_url}/api/now/attachment/file"
+        params = {
+            "table_name": _check_name(table),
+            "table_sys_id": _check_sys_id(sys_id),
+            "file_name": file_name,
+        }
+        headers = {"Content-Type": content_type or "application/octet-stream"}
+        headers["Accept"] = "application/json"
+
+        def call() -> Record:
+            response = send(
+                self._session,
+                "POST",
+                url,
+                service=SERVICE,
+                params=params,
+                data=content,
+                headers=headers,
+                timeout=self.timeout,
+            )
+            return _record(_result(response))
+
+        return self._call(f"attach {file_name!r} to {table}/{sys_id}", call, write=True)
+
+    def list_attachments(self, table: str, sys_id: str) -> list[Record]:
+        """Return the metadata of every attachment of a record."""
+        query = f"table_name={_check_name(table)}^table_sys_id={_check_sys_id(sys_id)}"
+        return self._paged("/attachment", query, fields=None, limit=None, page_size=1000)
+
+    def send_email(
+        self,
+        *,
+        to: Sequence[str],
+        subject: str,
+        text: str,
+        html: str | None = None,
+        table_name: str | None = None,
+        table_record_id: str | None = None,
+    ) -> str:
+        """Queue an email through the Email API and return its sys_email id."""
+        if isinstance(to, str) or not to or not all(isinstance(a, str) and a for a in to):
+            raise DataError("email needs a non-empty list of recipient addresses")
+        if len(to) > 100:
+            raise DataError("the Email API takes at most 100 recipients")
+        if bool(table_name) != bool(table_record_id):
+            raise DataError("give both table_name and table_record_id, or neither")
+        payload: dict[str, Any] = {"to": list(to), "subject": subject, "text": text}
+        if html is not None:
+            payload["html"] = html
+        if table_name:
+            payload["table_name"] = _check_name(table_name)
+            payload["table_record_id"] = _check_sys_id(table_record_id or "")
+
+        def call() -> str:
+            # The instance may answer 200 or 201; any 2xx with result.id will do.
+            result = _one(self._resource("/v1/email").create(payload))
+            email_id = result.get("id") if isinstance(result, dict) else None
+            if not isinstance(email_id, str) or not email_id:
+                raise ProtocolError("Email API answer has no result.id", service=SERVICE)
+            return email_id
+
+        return self._call("POST email", call, write=True)
+
+    # ---- Batch API ---------------------------------------------------------------------------
+
+    def batch(self, items: Sequence[BatchRequest]) -> list[BatchResponse]:
+        """Send requests through the Batch API; return one response per item, in order.
+
+        A failed item does not raise: its response carries ``error``. Items the instance left
+        unserviced (size or time limit) are resent up to three times.
+        """
+        if not items:
+            return []
+        ids = [str(item.id) for item in items]
+        if len(set(ids)) != len(ids):
+            raise DataError("batch request ids must be unique")
+        pending = {str(item.id): _encode_item(item) for item in items}
+        done: dict[str, BatchResponse] = {}
+        for round_ in range(1 + BATCH_RESENDS):
+            if round_:
+                log.info("resending %d unserviced ServiceNow batch items", len(pending))
+            body = {
+                "batch_request_id": str(next(self._batch_ids)),
+                "rest_requests": list(pending.values()),
+            }
+            serviced = self._call(
+                f"POST batch of {len(pending)}",
+                lambda body=body: self._post_batch(body),
+                write=True,
+            )
+            for response in serviced:
+                if response.id in pending:
+                    done[response.id] = response
+                    del pending[response.id]
+            # Items neither serviced nor listed as unserviced are treated as unserviced too.
+            if not pending:
+                break
+        for item_id in pending:
+            done[item_id] = BatchResponse(
+                id=item_id,
+                status_code=0,
+                body=None,
+                error=ServerError(
+                    f"batch item {item_id} was not serviced after {1 + BATCH_RESENDS} attempts",
+                    service=SERVICE,
+                ),
+            )
+        return [done[item_id] for item_id in ids]
+
+    def _post_batch(self, body: dict[str, Any]) -> list[BatchResponse]:
+        response = send(
+            self._session,
+            "POST",
+            f"{self.base_url}/api/now/v1/batch",
+            service=SERVICE,
+            data=json.dumps(body),
+            headers=JSON_HEADERS,
+            timeout=self.timeout,
+        )
+        if not 200 <= response.status_code < 300:
+            raise _status_error(response)
+        data = response.json()
+        if not isinstance(data, dict) or not isinstance(data.get("serviced_requests", []), list):
+            raise ProtocolError("Batch API answer has no serviced_requests list", service=SERVICE)
+        if str(data.get("batch_request_id", body["batch_request_id"])) != body["batch_request_id"]:
+            log.warning("ServiceNow batch answer names another batch_request_id; using it anyway")
+        return [_decode_item(item) for item in data.get("serviced_requests") or []]
+
+    # ---- health ------------------------------------------------------------------------------
+
+    def ping(self) -> dict[str, Any]:
+        """Check that the instance answers and accepts our credentials (one cheap GET)."""
+        started = time.monotonic()
+
+        def call() -> None:
+            res = self._resource("/table/sys_user")
+            res.get(query="", limit=1, fields=["sys_id"]).all()
+
+        self._call("ping", call, write=False, attempts=1)
+        return {
+            "ok": True,
+            "instance": self.base_url,
+            "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+        }
+
+    # ---- plumbing ----------------------------------------------------------------------------
+
+    def _resource(self, api_path: str) -> Any:
+        # A fresh resource per call: parameters leak between calls on one pysnow resource.
+        return self._snow.resource(api_path=api_path, timeout=self.timeout)
+
+    def _paged(
+        self,
+        api_path: str,
+        query: str,
+        *,
+        fields: Sequence[str] | None,
+        limit: int | None,
+        page_size: int,
+    ) -> list[Record]:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        rows: list[Record] = []
+        offset = 0
+        while True:
+            size = page_size if limit is None else min(page_size, limit - len(rows))
+            if size <= 0:
+                return rows
+
+            def call(size: int = size, offset: int = offset) -> list[Record]:
+                res = self._resource(api_path)
+                # We page by short page, never by X-Total-Count, so spare the count query.
+                res.parameters.add_custom({"sysparm_no_count": "true"})
+                try:
+                    page = res.get(
+                        query=query, limit=size, offset=offset, fields=list(fields or [])
+                    ).all()
+                except requests.HTTPError as exc:
+                    # Versioned v1 list endpoints answer 404 instead of an empty list.
+                    if exc.response is not None and exc.response.status_code == 404:
+                        return []
+                    raise
+                return [_record(row) for row in page]
+
+            page = self._call(f"GET {api_path} offset {offset}", call, write=False)
+            rows.extend(page)
+            if len(page) < size:
+                return rows
+            offset += len(page)
+
+    def _call(
+        self, what: str, fn: Callable[[], T], *, write: bool, attempts: int | None = None
+    ) -> T:
+        """Run ``fn`` in a concurrency slot, translating errors and retrying what is safe."""
+        policy = self.retry
+        limit = attempts or policy.attempts
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self._slots:
+                    return _translate(fn)
+            except RemoteError as exc:
+                retry = _write_may_retry(exc) if write else not exc.permanent
+                if not retry or attempt >= limit:
+                    raise
+                wait = policy.delay(attempt, exc)
+                log.warning(
+                    "retrying ServiceNow %s after %s (attempt %d of %d, waiting %.2fs)",
+                    redact(what),
+                    exc,
+                    attempt,
+                    limit,
+                    wait,
+                )
+                policy.sleep(wait)
+
+
+def _translate(fn: Callable[[], T]) -> T:
+    """Call ``fn`` and turn requests' and pysnow's exceptions into the connector's."""
+    try:
+        return fn()
+    except RemoteError:
+        raise
+    except requests.HTTPError as exc:
+        if exc.response is None:
+            raise TransportError(f"request failed: {exc}", service=SERVICE) from exc
+        raise _status_error(exc.response) from exc
+    except requests.exceptions.JSONDecodeError as exc:
+        raise ProtocolError("answer is not JSON", service=SERVICE) from exc
+    except requests.Timeout as exc:
+        raise TransportError(f"timed out: {type(exc).__name__}", service=SERVICE) from exc
+    except requests.ConnectionError as exc:
+        raise TransportError(f"connection failed: {type(exc).__name__}", service=SERVICE) from exc
+    except requests.RequestException as exc:
+        raise TransportError(f"request failed: {type(exc).__name__}", service=SERVICE) from exc
+    except snow_errors.EmptyContent as exc:
+        # An empty 202: the instance queued the request behind others on a session.
+        raise ServerError("empty 202 answer", service=SERVICE, status=202) from exc
+    except snow_errors.ResponseError as exc:
+        raise ServerError(exc.message, service=SERVICE, detail=exc.detail) from exc
+    except (
+        snow_errors.MissingResult,
+        snow_errors.UnexpectedResponseFormat,
+        snow_errors.NoResults,
+        snow_errors.MultipleResults,
+        ijson.common.JSONError,
+        ValueError,
+    ) as exc:
+        raise ProtocolError(f"unexpected answer: {exc}", service=SERVICE) from exc
+    except snow_errors.InvalidUsage as exc:
+        raise DataError(f"invalid ServiceNow request: {exc}") from exc
+
+
+def _status_error(response: requests.Response) -> StatusError:
+    """Build the StatusError for a failed answer, with ServiceNow's message and detail."""
+    message, detail = _error_fields(_json_or_none(response))
+    return StatusError.from_response(response, service=SERVICE, message=message, detail=detail)
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        # An HTML error page, a truncated body, or nothing at all.
+        return None
+
+
+def _error_fields(body: Any) -> tuple[str | None, str | None]:
+    """Return (message, detail) from a ServiceNow error document, if the body is one."""
+    if not isinstance(body, dict):
+        return None, None
+    error = body.get("error")
+    if isinstance(error, dict):
+        message, detail = error.get("message"), error.get("detail")
+        return (
+            str(message) if message else None,
+            str(detail) if detail else None,
+        )
+    if isinstance(error, str):
+        return body.get("error_description") or error, None
+    return None, None
+
+
+def _result(response: requests.Response) -> Any:
+    """Return ``result`` from a raw 2xx answer, raising for anything else."""
+    if not 200 <= response.status_code < 300:
+        raise _status_error(response)
+    body = response.json()
+    if not isinstance(body, dict) or "result" not in body:
+        message, detail = _error_fields(body)
+        if message:
+            raise ServerError(message, service=SERVICE, status=response.status_code, detail=detail)
+        raise ProtocolError("answer has no result", service=SERVICE)
+    return body["result"]
+
+
+def _one(response: Any) -> Record:
+    """Return the single record of a pysnow response; an error document in a 2xx raises."""
+    try:
+        return _record(response.one())
+    except snow_errors.MissingResult:
+        # pysnow keeps the requests.Response here; a quota cancel can arrive as a 2xx error body.
+        raw = getattr(response, "_response", None)
+        if isinstance(raw, requests.Response):
+            message, detail = _error_fields(_json_or_none(raw))
+            if message:
+                raise ServerError(
+                    message, service=SERVICE, status=raw.status_code, detail=detail
+                ) from None
+        raise
+
+
+def _record(value: Any) -> Record:
+    if not isinstance(value, dict):
+        raise ProtocolError(f"expected a record, got {type(value).__name__}", service=SERVICE)
+    return value
+
+
+def _write_may_retry(exc: RemoteError) -> bool:
+    """Tell whether a failed write certainly did not take effect."""
+    if isinstance(exc, RateLimited):
+        return True
+    if isinstance(exc, ServerError) and exc.status == 503:
+        return True
+    return isinstance(exc, TransportError) and _never_sent(exc)
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Tell whether a transport failure happened before any byte of the request was sent."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        # NewConnectionError (refused, DNS) is a ConnectTimeoutError in urllib3 2.
+        if isinstance(current, ConnectTimeoutError | NewConnectionError):
+            return True
+        if isinstance(current, requests.ConnectTimeout):
+            return True
+        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        stack.extend(current.args)
+    return False
+
+
+def _with_order(query: str, order_by: str | Sequence[str] | None) -> str:
+    terms = [query] if query else []
+    if order_by is None:
+        if "ORDERBY" not in query:
+            terms.append("ORDERBYsys_id")
+    else:
+        for name in [order_by] if isinstance(order_by, str) else order_by:
+            if name.startswith("-"):
+                terms.append(f"ORDERBYDESC{name[1:]}")
+            else:
+                terms.append(f"ORDERBY{name}")
+    return "^".join(terms)
+
+
+def _check_name(table: str) -> str:
+    if not isinstance(table, str) or not _NAME.match(table):
+        raise DataError(f"invalid ServiceNow table name {table!r}")
+    return table
+
+
+def _check_sys_id(sys_id: str) -> str:
+    if not isinstance(sys_id, str) or not _SYS_ID.match(sys_id):
+        raise DataError(f"invalid ServiceNow sys_id {sys_id!r}")
+    return sys_id
+
+
+def _encode_item(item: BatchRequest) -> dict[str, Any]:
+    if not item.url.startswith("/api/"):
+        raise DataError(f"batch item {item.id}: url must be relative to the instance (/api/...)")
+    headers = CaseInsensitiveDict(JSON_HEADERS)
+    headers.update(item.headers)
+    encoded: dict[str, Any] = {
+        "id": str(item.id),
+        "method": item.method.upper(),
+        "url": item.url,
+        "headers": [{"name": name, "value": value} for name, value in headers.items()],
+        "exclude_response_headers": False,
+    }
+    if item.body is not None:
+        raw = item.body if isinstance(item.body, bytes) else json.dumps(item.body).encode("utf-8")
+        encoded["body"] = base64.b64encode(raw).decode("ascii")
+    return encoded
+
+
+def _decode_item(item: Any) -> BatchResponse:
+    if not isinstance(item, dict) or "id" not in item:
+        raise ProtocolError("Batch API answer has an item without id", service=SERVICE)
+    try:
+        status = int(item.get("status_code"))
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(f"batch item {item['id']} has no status_code", service=SERVICE) from exc
+    headers = _header_dict(item.get("headers"))
+    raw_body = item.get("body") or ""
+    try:
+        raw = base64.b64decode(raw_body) if isinstance(raw_body, str) else b""
+    except (binascii.Error, ValueError):
+        # Not base64 after all; keep what came so the caller can look at it.
+        raw = raw_body.encode("utf-8")
+    body: Any = raw
+    if raw:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw
+    status_text = str(item.get("status_text") or "")
+    response = BatchResponse(
+        id=str(item["id"]),
+        status_code=status,
+        body=body,
+        headers=headers,
+        status_text=status_text,
+    )
+    if status >= 400:
+        response.error = _item_error(status, status_text, headers, body, item.get("error_message"))
+    return response
+
+
+def _header_dict(value: Any) -> dict[str, str]:
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    headers: dict[str, str] = {}
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
+        for entry in value:
+            if isinstance(entry, dict) and "name" in entry:
+                headers[str(entry["name"])] = str(entry.get("value", ""))
+    return headers
+
+
+def _item_error(
+    status: int, status_text: str, headers: dict[str, str], body: Any, error_message: Any
+) -> StatusError:
+    # from_response picks the subclass and reads Retry-After from a requests.Response.
+    stand_in = requests.Response()
+    stand_in.status_code = status
+    stand_in.reason = status_text
+    stand_in.headers = CaseInsensitiveDict(headers)
+    message, detail = _error_fields(body)
+    if not message and error_message:
+        message = str(error_message)
+    return StatusError.from_response(stand_in, service=SERVICE, message=message, detail=detail)

@@ -1,0 +1,92 @@
+"""Build the connector's long-lived objects from a Config, once per process."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from connector.config import Config
+from connector.metrics import Metrics
+from connector.store import Store
+
+if TYPE_CHECKING:
+    from connector.bomgar.client import BomgarClient
+    from connector.mapping.engine import MappingSet
+    from connector.servicenow.client import ServiceNowClient
+
+
+class Services:
+    """Config, store, metrics, mappings and the two clients, built on first use."""
+
+    def __init__(self, config: Config, *, store: Store | None = None) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self._store = store
+        self._lock = threading.Lock()
+
+    @cached_property
+    def store(self) -> Store:
+        """Return the SQLite store."""
+        return self._store or Store(self.config["store.path"])
+
+    @cached_property
+    def mappings(self) -> MappingSet:
+        """Return the compiled mappings (errors surface at start, not per session)."""
+        from connector.mapping.engine import MappingSet
+
+        return MappingSet.load(self.config.mapping_paths())
+
+    @cached_property
+    def servicenow(self) -> ServiceNowClient:
+        """Return the ServiceNow client."""
+        from connector.servicenow.client import ServiceNowClient
+
+        c = self.config
+        oauth = None
+        if c["servicenow.oauth.client_id"]:
+            oauth = {
+                "client_id": c["servicenow.oauth.client_id"],
+                "client_secret": c["servicenow.oauth.client_secret"],
+                "grant_type": c["servicenow.oauth.grant_type"],
+                "username": c["servicenow.oauth.username"],
+                "password": c["servicenow.oauth.password"],
+            }
+        return ServiceNowClient(
+            c["servicenow.instance_url"],
+            username=c["servicenow.username"] or None,
+            password=c["servicenow.password"] or None,
+            oauth=oauth,
+            verify=c["servicenow.verify_tls"],
+            timeout=(5.0, float(c["servicenow.timeout_seconds"])),
+            max_concurrent=int(c["servicenow.max_concurrent"]),
+        )
+
+    @cached_property
+    def bomgar(self) -> BomgarClient:
+        """Return the appliance client."""
+        from connector.bomgar.client import BomgarClient
+
+        c = self.config
+        return BomgarClient(
+            c["bomgar.appliance_url"],
+            c["bomgar.client_id"],
+            c["bomgar.client_secret"],
+            verify=c["bomgar.verify_tls"],
+            timeout=(5.0, float(c["bomgar.timeout_seconds"])),
+            use_ns_paths=bool(c["bomgar.use_ns_paths"]),
+            max_per_second=float(c["bomgar.max_requests_per_second"]),
+        )
+
+    def importer(self):  # type: ignore[no-untyped-def]
+        """Build an Importer over these services."""
+        from connector.importer.worker import Importer
+
+        return Importer(
+            config=self.config,
+            store=self.store,
+            bomgar=self.bomgar,
+            servicenow=self.servicenow,
+            mappings=self.mappings,
+            metrics=self.metrics,
+        )

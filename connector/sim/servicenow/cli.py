@@ -1,0 +1,132 @@
+"""``connector sim servicenow``: serve the instance emulator under gunicorn (1 worker, gthread)."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from typing import Any
+
+import click
+
+
+@click.command("servicenow")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8081, show_default=True, type=int, help="Port (0 picks a free one)."
+)
+@click.option("--tls", is_flag=True, help="Serve HTTPS with a private CA (its path is printed).")
+@click.option(
+    "--state-dir", default=None, help="Where the CA and certificate are kept (with --tls)."
+)
+@click.option("--data", "data_file", default=None, help="SQLite file that persists records.")
+@click.option(
+    "--schema",
+    "schema_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Extra schema YAML (repeatable).",
+)
+@click.option(
+    "--seed",
+    "seed_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Seed YAML replacing the shipped one.",
+)
+@click.option("--user", default="admin", show_default=True, help="Basic-auth user.")
+@click.option("--password", default="admin", show_default=True, help="Basic-auth password.")
+@click.option("--oauth-client-id", default="connector", show_default=True, help="OAuth client id.")
+@click.option(
+    "--oauth-client-secret",
+    default="connector-secret",
+    show_default=True,
+    help="OAuth client secret.",
+)
+@click.option("--latency-ms", default=0.0, type=float, help="Delay added to every request.")
+@click.option("--jitter-ms", default=0.0, type=float, help="Plus a random 0..N ms.")
+@click.option(
+    "--max-concurrent", default=0, type=int, help="429 beyond N requests in progress (0: off)."
+)
+@click.option(
+    "--hourly-limit", default=0, type=int, help="429 beyond N requests per hour (0: off)."
+)
+@click.option("--error-rate", default=0.0, type=float, help="Share of requests answered 500/503.")
+@click.option("--drop-rate", default=0.0, type=float, help="Share of connections reset.")
+@click.option(
+    "--timeout-rate", default=0.0, type=float, help="Share of requests answered after 65 s."
+)
+@click.option("--threads", default=16, show_default=True, type=int, help="gunicorn threads.")
+def command(
+    host: str,
+    port: int,
+    tls: bool,
+    state_dir: str | None,
+    data_file: str | None,
+    schema_files: tuple[str, ...],
+    seed_file: str | None,
+    user: str,
+    password: str,
+    oauth_client_id: str,
+    oauth_client_secret: str,
+    latency_ms: float,
+    jitter_ms: float,
+    max_concurrent: int,
+    hourly_limit: int,
+    error_rate: float,
+    drop_rate: float,
+    timeout_rate: float,
+    threads: int,
+) -> None:
+    """Run the ServiceNow instance emulator."""
+    from connector.sim.runtime import make_tls_files, serve_gunicorn
+    from connector.sim.servicenow import create_app
+    from connector.sim.servicenow.schema import SchemaError
+    from connector.sim.servicenow.state import Options
+
+    options: dict[str, Any] = {
+        "user": user,
+        "password": password,
+        "oauth_client_id": oauth_client_id,
+        "oauth_client_secret": oauth_client_secret,
+        "schema_files": list(schema_files),
+        "seed_file": seed_file,
+        "data_file": data_file,
+        "faults": {
+            "latency_ms": latency_ms,
+            "jitter_ms": jitter_ms,
+            "max_concurrent": max_concurrent,
+            "hourly_limit": hourly_limit,
+            "error_rate": error_rate,
+            "drop_rate": drop_rate,
+            "timeout_rate": timeout_rate,
+        },
+    }
+    try:
+        Options.from_dict(options)
+        from connector.sim.servicenow.schema import Schema
+
+        Schema.load(list(schema_files))  # fail here, not inside the gunicorn worker
+    except (ValueError, OSError, SchemaError) as exc:
+        raise click.UsageError(str(exc)) from exc
+
+    if port == 0:
+        # gunicorn does not report an ephemeral port, so pick a free one here and print it.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    certfile = keyfile = None
+    scheme = "http"
+    if tls:
+        paths = make_tls_files(state_dir or tempfile.mkdtemp(prefix="servicenow-sim-tls-"))
+        certfile, keyfile, scheme = paths["cert"], paths["key"], "https"
+        click.echo(f"servicenow emulator CA certificate: {paths['ca']}")
+    click.echo(f"servicenow emulator listening on {scheme}://{host}:{port}")
+    click.get_text_stream("stdout").flush()
+    serve_gunicorn(
+        lambda: create_app(options),
+        host=host,
+        port=port,
+        workers=1,  # records live in process memory: one worker, many threads
+        threads=threads,
+        certfile=certfile,
+        keyfile=keyfile,
+    )

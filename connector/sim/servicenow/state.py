@@ -1,0 +1,237 @@
+"""Run-time state of one emulator app: options, schema, records, faults, tokens and counters."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from connector.sim.faults import Faults, FaultSettings, Stats
+from connector.sim.servicenow.schema import Schema
+from connector.sim.servicenow.store import Actor, Store
+
+DEFAULT_MAX_BODY = 10485760
+RATE_RULE_ID = "0f6e6a5c1b3a30109f8b0e6ecd4bcb7e"
+
+
+@dataclass
+class InstanceFaults:
+    """ServiceNow-specific knobs on top of FaultSettings; 0 / False means off."""
+
+    max_concurrent: int = 0  # requests in progress beyond this get 429 (semaphore exhaustion)
+    hourly_limit: int = 0  # requests per clock hour before 429 with Retry-After (rate-limit rule)
+    batch_unserviced_after: int = (
+        0  # serve only this many items per batch, list the rest unserviced
+    )
+    invalid_query_returns_no_rows: bool = False  # glide.invalid_query.returns_no_rows
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply changes from the control API, rejecting bad values."""
+        for name, value in changes.items():
+            if name == "invalid_query_returns_no_rows":
+                if not isinstance(value, bool):
+                    raise ValueError(f"{name} must be true or false, got {value!r}")
+                setattr(self, name, value)
+                continue
+            number = int(value)
+            if number < 0:
+                raise ValueError(f"{name} must not be negative, got {value!r}")
+            setattr(self, name, number)
+
+
+INSTANCE_FAULT_NAMES = {f.name for f in fields(InstanceFaults)}
+
+
+@dataclass
+class Options:
+    """Everything create_app accepts, with defaults."""
+
+    user: str = "admin"
+    password: str = "admin"
+    oauth_client_id: str = "connector"
+    oauth_client_secret: str = "connector-secret"
+    client_credentials_enabled: bool = True
+    token_lifetime: float = 1800.0
+    schema_files: tuple[str, ...] = ()
+    seed_file: str | None = None
+    data_file: str | None = None
+    base_url_override: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> tuple[Options, FaultSettings, InstanceFaults]:
+        """Split create_app options into options, shared faults and instance faults."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known - {"faults"}
+        if unknown:
+            raise ValueError(f"unknown emulator option(s): {', '.join(sorted(unknown))}")
+        values = {k: v for k, v in data.items() if k in known and v is not None}
+        if "schema_files" in values:
+            values["schema_files"] = tuple(values["schema_files"])
+        options = cls(**values)
+        settings, instance = split_faults(dict(data.get("faults") or {}))
+        return options, settings, instance
+
+
+def split_faults(changes: dict[str, Any]) -> tuple[FaultSettings, InstanceFaults]:
+    """Build fresh fault settings from one dict holding both kinds of keys."""
+    settings = FaultSettings()
+    instance = InstanceFaults()
+    instance.update({k: v for k, v in changes.items() if k in INSTANCE_FAULT_NAMES})
+    settings.update({k: v for k, v in changes.items() if k not in INSTANCE_FAULT_NAMES})
+    return settings, instance
+
+
+@dataclass
+class Token:
+    """One issued OAuth token."""
+
+    user: str
+    client_id: str
+    expires_at: float
+    refresh: str | None = None
+
+
+class SimState:
+    """Everything one app instance keeps; lives in app.extensions["servicenow_sim"]."""
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self.options, settings, self.instance_faults = Options.from_dict(dict(options or {}))
+        self.initial_faults = (asdict(settings), asdict(self.instance_faults))
+        self.schema = Schema.load(list(self.options.schema_files))
+        self.store = Store(self.schema, self.options.data_file, self.options.seed_file)
+        self.store.actor(self.options.user)  # make sure the API user exists as a sys_user
+        self.faults = Faults(settings)
+        self.stats = Stats()
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.window_start = 0.0
+        self.window_count = 0
+        self.access_tokens: dict[str, Token] = {}
+        self.refresh_tokens: dict[str, Token] = {}
+        self.sessions: OrderedDict[str, str] = OrderedDict()
+        self.basic_cache: dict[str, str] = {}  # verified Authorization header -> user
+        self._actors: dict[str, tuple[int, Actor]] = {}
+
+    def cached_actor(self, user: str) -> Actor:
+        """Return the actor for a user, re-reading sys_user only after it changed."""
+        version = self.store.user_version
+        hit = self._actors.get(user)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        actor = self.store.actor(user)
+        self._actors[user] = (self.store.user_version, actor)
+        return actor
+
+    # ------------------------------------------------------------------ faults
+
+    def fault_settings(self) -> dict[str, Any]:
+        """Return both kinds of fault settings as one dict."""
+        return self.faults.settings.as_dict() | asdict(self.instance_faults)
+
+    def configure_faults(self, changes: dict[str, Any]) -> None:
+        """Change faults at run time; all-or-nothing on a bad value."""
+        trial = InstanceFaults(**asdict(self.instance_faults))
+        trial.update({k: v for k, v in changes.items() if k in INSTANCE_FAULT_NAMES})
+        check = FaultSettings(
+            **{k: getattr(self.faults.settings, k) for k in FaultSettings.__dataclass_fields__}
+        )
+        shared = {k: v for k, v in changes.items() if k not in INSTANCE_FAULT_NAMES}
+        check.update(shared)
+        self.faults.configure(shared)
+        with self.lock:
+            if trial.hourly_limit != self.instance_faults.hourly_limit:
+                self.window_count = 0
+            self.instance_faults = trial
+
+    def reset(self) -> None:
+        """Restore the seed, clear stats, tokens, sessions and every fault."""
+        self.store.reset()
+        self.store.actor(self.options.user)
+        self.stats.reset()
+        self.faults.reset(FaultSettings())
+        with self.lock:
+            self.instance_faults = InstanceFaults()
+            self.window_count = 0
+            self.access_tokens.clear()
+            self.refresh_tokens.clear()
+            self.sessions.clear()
+            self.basic_cache.clear()
+            self._actors.clear()
+
+    # ------------------------------------------------------------------ limits
+
+    def enter(self) -> bool:
+        """Take a concurrency slot; False when the cap is reached."""
+        cap = self.instance_faults.max_concurrent
+        with self.lock:
+            if cap and self.in_flight >= cap:
+                return False
+            self.in_flight += 1
+            return True
+
+    def leave(self) -> None:
+        """Give a concurrency slot back."""
+        with self.lock:
+            self.in_flight -= 1
+
+    def count_hourly(self) -> tuple[int, int, bool]:
+        """Count one request in the clock hour; return (limit, reset epoch, allowed)."""
+        limit = self.instance_faults.hourly_limit
+        now = time.time()
+        start = now - now % 3600
+        with self.lock:
+            if start != self.window_start:
+                self.window_start, self.window_count = start, 0
+            self.window_count += 1
+            allowed = self.window_count <= limit
+        return limit, int(start + 3600), allowed
+
+    # ------------------------------------------------------------------ auth
+
+    def issue_token(self, user: str, client_id: str, with_refresh: bool) -> dict[str, Any]:
+        """Create an access token (and a refresh token) and return the token response."""
+        lifetime = self.options.token_lifetime
+        access = secrets.token_urlsafe(48)
+        refresh = secrets.token_urlsafe(48) if with_refresh else None
+        with self.lock:
+            self.access_tokens[access] = Token(user, client_id, time.time() + lifetime, refresh)
+            if refresh:
+                self.refresh_tokens[refresh] = Token(user, client_id, time.time() + 8640000, access)
+        body: dict[str, Any] = {
+            "access_token": access,
+            "scope": "useraccount",
+            "token_type": "Bearer",
+            "expires_in": int(lifetime) - 1,
+        }
+        if refresh:
+            body["refresh_token"] = refresh
+        return body
+
+    def token_user(self, token: str) -> str | None:
+        """Return the user of a valid access token."""
+        with self.lock:
+            found = self.access_tokens.get(token)
+            if found is None:
+                return None
+            if found.expires_at <= time.time():
+                del self.access_tokens[token]
+                return None
+            return found.user
+
+    def remember_session(self, user: str) -> str:
+        """Start a cookie session for a user and return its id."""
+        sid = secrets.token_hex(16).upper()
+        with self.lock:
+            self.sessions[sid] = user
+            while len(self.sessions) > 10000:
+                self.sessions.popitem(last=False)
+        return sid
+
+    def session_user(self, sid: str) -> str | None:
+        """Return the user of a cookie session."""
+        with self.lock:
+            return self.sessions.get(sid)

@@ -1,0 +1,541 @@
+"""Records of the emulated instance: in-memory dicts indexed by sys_id, SQLite write-through.
+
+One record is one row however many tables see it: an incident is stored once with its class
+(``incident``) and is visible through ``task``. Writes normalise values the way a real instance
+stores them (strings cut to max_length, booleans ``true``/``false``, UTC date-times) and run the
+few business rules clients notice (numbers, incident defaults, priority, journal entries).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from connector.sim.servicenow.query import Lookup, Query, now_utc, sort_rows
+from connector.sim.servicenow.schema import READ_ONLY_FIELDS, Field, Schema, Table
+
+SEED_FILE = Path(__file__).with_name("seed.yaml")
+Row = dict[str, str]
+TS = "%Y-%m-%d %H:%M:%S"
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+JOURNAL_LABELS = {"work_notes": "Work notes", "comments": "Additional comments"}
+
+
+class StoreError(Exception):
+    """Base of the errors a write can raise."""
+
+
+class RecordNotFound(StoreError):
+    """Raise when a sys_id does not exist in (or below) the table."""
+
+
+class AclDenied(StoreError):
+    """Raise when the table may not be written through the API."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(operation)
+        self.operation = operation  # "Insert" | "Update" | "Delete"
+
+
+class DataPolicyViolation(StoreError):
+    """Raise when mandatory fields are left empty."""
+
+    def __init__(self, labels: list[str]) -> None:
+        super().__init__(", ".join(labels))
+        self.labels = labels
+
+
+@dataclass
+class Actor:
+    """The authenticated user a request runs as."""
+
+    sys_id: str
+    user_name: str
+    name: str
+    time_zone: str = ""
+
+    def tz(self) -> ZoneInfo | None:
+        """Return the user's time zone, or None for UTC."""
+        if not self.time_zone:
+            return None
+        try:
+            return ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+
+
+def new_sys_id() -> str:
+    """Return a fresh 32-hex sys_id."""
+    return uuid.uuid4().hex
+
+
+def parse_datetime(value: str) -> dt.datetime | None:
+    """Parse the date-time forms clients send (space or T, optional Z or offset)."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed.replace(microsecond=0)
+
+
+class Store:
+    """All records of the emulated instance; thread-safe behind one lock."""
+
+    def __init__(self, schema: Schema, data_file: str | None = None, seed_file: str | None = None):
+        self.schema = schema
+        self.lock = threading.RLock()
+        self.seed_file = seed_file or str(SEED_FILE)
+        self.records: dict[str, Row] = {}
+        self.classes: dict[str, str] = {}
+        self.by_table: dict[str, dict[str, Row]] = {name: {} for name in schema.tables}
+        self.journal_index: dict[str, list[str]] = {}
+        self.files: dict[str, bytes] = {}
+        self.counters: dict[str, int] = {}
+        self.user_version = 0  # bumped on every sys_user write (actor caches compare it)
+        self.db: sqlite3.Connection | None = None
+        if data_file:
+            self.db = sqlite3.connect(data_file, check_same_thread=False, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(
+                "CREATE TABLE IF NOT EXISTS records (sys_id TEXT PRIMARY KEY, tbl TEXT NOT NULL,"
+                " data TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS files (sys_id TEXT PRIMARY KEY, data BLOB NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS counters (tbl TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+            )
+        if self.db is not None and self.db.execute("SELECT 1 FROM records LIMIT 1").fetchone():
+            self._load_db()
+        else:
+            self.reset()
+
+    # ------------------------------------------------------------------ seed and persistence
+
+    def reset(self) -> None:
+        """Forget every record and load the seed again."""
+        with self.lock:
+            self.records.clear()
+            self.classes.clear()
+            for rows in self.by_table.values():
+                rows.clear()
+            self.journal_index.clear()
+            self.files.clear()
+            seed = yaml.safe_load(Path(self.seed_file).read_text(encoding="utf-8")) or {}
+            self.counters = {str(k): int(v) for k, v in (seed.get("counters") or {}).items()}
+            if self.db is not None:
+                self.db.executescript(
+                    "BEGIN; DELETE FROM records; DELETE FROM files; DELETE FROM counters; COMMIT;"
+                )
+            created = str(seed.get("created_on") or now_utc().strftime(TS))
+            for table_name, rows in (seed.get("records") or {}).items():
+                table = self._table(table_name)
+                for values in rows:
+                    values = {k: "" if v is None else str(v) for k, v in values.items()}
+                    row = self._blank(
+                        table, values.get("sys_id") or new_sys_id(), "system", created
+                    )
+                    for name, value in values.items():
+                        if name in table.fields and name != "sys_id":
+                            row[name] = self._normalise(table.fields[name], value, None)
+                    if table.name == "incident" and not row.get("opened_at"):
+                        row["opened_at"] = created
+                    self._put(table.name, row)
+            self._load_catalogue()
+            if self.db is not None:
+                self._save_counters()
+
+    def _load_catalogue(self) -> None:
+        for table_name, rows in self.schema.catalogue_rows().items():
+            if table_name not in self.schema.tables:
+                continue
+            table = self.schema.tables[table_name]
+            for values in rows:
+                row = self._blank(table, values["sys_id"], "system", "2024-01-01 00:00:00")
+                row.update({k: v for k, v in values.items() if k in table.fields})
+                self._put(table_name, row, persist=False)
+
+    def _load_db(self) -> None:
+        assert self.db is not None
+        with self.lock:
+            for sys_id, tbl, data in self.db.execute("SELECT sys_id, tbl, data FROM records"):
+                table = self.schema.tables.get(tbl)
+                if table is None:
+                    continue  # a table removed from the schema since the file was written
+                stored = json.loads(data)
+                row = self._blank(table, sys_id, "system", "")
+                row.update({k: v for k, v in stored.items() if k in table.fields})
+                self._put(tbl, row, persist=False)
+            for sys_id, blob in self.db.execute("SELECT sys_id, data FROM files"):
+                self.files[sys_id] = bytes(blob)
+            self.counters = dict(self.db.execute("SELECT tbl, next FROM counters").fetchall())
+            self._load_catalogue()
+
+    def _persist(self, sys_id: str) -> None:
+        if self.db is None:
+            return
+        row = self.records.get(sys_id)
+        if row is None:
+            self.db.execute("DELETE FROM records WHERE sys_id = ?", (sys_id,))
+            self.db.execute("DELETE FROM files WHERE sys_id = ?", (sys_id,))
+        else:
+            self.db.execute(
+                "INSERT OR REPLACE INTO records (sys_id, tbl, data) VALUES (?, ?, ?)",
+                (sys_id, self.classes[sys_id], json.dumps(row)),
+            )
+
+    def _save_counters(self) -> None:
+        assert self.db is not None
+        self.db.executemany(
+            "INSERT OR REPLACE INTO counters (tbl, next) VALUES (?, ?)", list(self.counters.items())
+        )
+
+    def close(self) -> None:
+        """Close the SQLite file, if any."""
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    # ------------------------------------------------------------------ reads
+
+    def _table(self, name: str) -> Table:
+        table = self.schema.tables.get(name)
+        if table is None:
+            raise KeyError(name)
+        return table
+
+    def lookup(self, sys_id: str) -> Row | None:
+        """Return any record by sys_id (for dot-walking)."""
+        return self.records.get(sys_id)
+
+    def get(self, table: Table, sys_id: str) -> Row | None:
+        """Return the record if it exists in the table or a table extending it."""
+        row = self.records.get(sys_id)
+        if row is None or self.classes[sys_id] not in table.descendants:
+            return None
+        return row
+
+    def iter_rows(self, table: Table) -> Iterator[Row]:
+        """Yield the table's rows and those of tables extending it, in insertion order."""
+        if len(table.descendants) == 1:
+            yield from self.by_table[table.name].values()
+            return
+        wanted = table.descendants
+        for sys_id, row in self.records.items():
+            if self.classes[sys_id] in wanted:
+                yield row
+
+    def select(self, table: Table, query: Query) -> list[Row]:
+        """Return the matching rows sorted as the query asks."""
+        lookup: Lookup = self.records.get
+        with self.lock:
+            if query.groups:
+                rows = [r for r in self.iter_rows(table) if query.matches(r, lookup)]
+            else:
+                rows = list(self.iter_rows(table))
+        if query.order:
+            sort_rows(rows, query.order, table)
+        return rows
+
+    def class_of(self, sys_id: str) -> str:
+        """Return the table a record really belongs to."""
+        return self.classes[sys_id]
+
+    def journal_entries(self, sys_id: str) -> list[Row]:
+        """Return a record's journal rows, oldest first."""
+        return [self.records[j] for j in self.journal_index.get(sys_id, []) if j in self.records]
+
+    def user_by_name(self, user_name: str) -> Row | None:
+        """Return the sys_user row with this user_name."""
+        for row in self.by_table.get("sys_user", {}).values():
+            if row.get("user_name") == user_name:
+                return row
+        return None
+
+    def actor(self, user_name: str) -> Actor:
+        """Return the actor for a user_name, creating its sys_user row if missing."""
+        with self.lock:
+            row = self.user_by_name(user_name)
+            if row is None:
+                row = self.insert(
+                    self.schema.tables["sys_user"],
+                    {"user_name": user_name, "name": user_name},
+                    Actor("", "system", "system"),
+                    enforce_acl=False,
+                )
+            return Actor(
+                row["sys_id"], user_name, row.get("name") or user_name, row.get("time_zone", "")
+            )
+
+    # ------------------------------------------------------------------ writes
+
+    def _blank(self, table: Table, sys_id: str, user: str, when: str) -> Row:
+        row = {name: f.default for name, f in table.fields.items()}
+        row.update(
+            sys_id=sys_id,
+            sys_created_on=when,
+            sys_created_by=user,
+            sys_updated_on=when,
+            sys_updated_by=user,
+            sys_mod_count="0",
+        )
+        if "sys_class_name" in table.fields:
+            row["sys_class_name"] = table.name
+        return row
+
+    def _put(self, table_name: str, row: Row, persist: bool = True) -> None:
+        sys_id = row["sys_id"]
+        if table_name == "sys_user":
+            self.user_version += 1
+        self.records[sys_id] = row
+        self.classes[sys_id] = table_name
+        self.by_table[table_name][sys_id] = row
+        if table_name == "sys_journal_field":
+            self.journal_index.setdefault(row.get("element_id", ""), []).append(sys_id)
+        if persist:
+            self._persist(sys_id)
+
+    def _normalise(self, f: Field, value: Any, actor: Actor | None, display: bool = False) -> str:
+        """Turn a client's value into what the instance stores for this field type."""
+        if value is None:
+            return ""
+        if isinstance(value, dict):  # {"value": ..., "display_value": ...} echoed back by a client
+            value = value.get("value", value.get("display_value", ""))
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        text = str(value)
+        ftype = f.type
+        if ftype == "boolean":
+            if text == "":
+                return ""
+            return "true" if text.strip().lower() in ("true", "1", "yes", "y") else "false"
+        if ftype == "integer":
+            if text.strip() == "":
+                return ""
+            try:
+                return str(int(float(text.replace(",", ""))))
+            except ValueError:
+                return ""
+        if ftype == "glide_date_time":
+            parsed = parse_datetime(text)
+            if parsed is None:
+                return ""
+            tz = actor.tz() if (display and actor) else None
+            if tz is not None and "T" not in text and "+" not in text and "Z" not in text:
+                parsed = parsed.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
+            return parsed.strftime(TS)
+        if ftype == "reference":
+            text = text.strip()
+            if text == "" or _HEX32.match(text):
+                return text
+            # A display value given for a reference is resolved through the target's display
+            # column, as the Table API does; an unresolvable name stays empty.
+            target = self.schema.tables[f.reference or ""]
+            column = target.display or "name"
+            for row in self.iter_rows(target):
+                if row.get(column) == text:
+                    return row["sys_id"]
+            return ""
+        if ftype == "choice" and display:
+            for key, label in f.choices.items():
+                if label == text:
+                    return key
+            return text
+        # Over-long strings are cut silently on insert and update, as a real instance does.
+        return text[: f.max_length] if f.max_length > 0 else text
+
+    def _apply(
+        self,
+        table: Table,
+        row: Row,
+        values: dict[str, Any],
+        actor: Actor,
+        display: bool,
+        when: str,
+    ) -> tuple[bool, list[tuple[str, str]]]:
+        """Write values into row; return whether it changed and the journal entries to add."""
+        changed = False
+        journal: list[tuple[str, str]] = []
+        for name, value in values.items():
+            f = table.fields.get(name)
+            if f is None or name in READ_ONLY_FIELDS or name == "sys_id":
+                continue  # unknown and system fields are ignored, never an error
+            if f.type == "journal":
+                text = "" if value is None else str(value)
+                if text and name in JOURNAL_LABELS:
+                    journal.append((name, text))
+                continue
+            new = self._normalise(f, value, actor, display)
+            if row.get(name) != new:
+                row[name] = new
+                changed = True
+        return changed, journal
+
+    def _add_journal(
+        self, record: Row, cls: str, entries: list[tuple[str, str]], actor: Actor, when: str
+    ) -> None:
+        journal_table = self.schema.tables["sys_journal_field"]
+        for element, text in entries:
+            entry = self._blank(journal_table, new_sys_id(), actor.user_name, when)
+            entry.update(name=cls, element=element, element_id=record["sys_id"], value=text)
+            self._put("sys_journal_field", entry)
+
+    def _business_rules(
+        self, table: Table, row: Row, values: dict[str, Any], actor: Actor, insert: bool
+    ) -> None:
+        if "task" in table.ancestors:
+            if insert:
+                if not row.get("opened_at"):
+                    row["opened_at"] = row["sys_created_on"]
+                if not row.get("opened_by"):
+                    row["opened_by"] = row.get("caller_id") or actor.sys_id
+            if "priority" not in values and ("impact" in values or "urgency" in values or insert):
+                try:
+                    row["priority"] = str(int(row["impact"]) + int(row["urgency"]) - 1)
+                except (KeyError, ValueError):
+                    pass
+
+    def _check_mandatory(self, table: Table, row: Row) -> None:
+        missing = [
+            f.label for f in table.fields.values() if f.mandatory and row.get(f.name, "") == ""
+        ]
+        if missing:
+            raise DataPolicyViolation(missing)
+
+    def _next_number(self, table: Table) -> str:
+        prefix = table.number_prefix or ""
+        value = self.counters.get(table.name, 10001)
+        self.counters[table.name] = value + 1
+        if self.db is not None:
+            self._save_counters()
+        return f"{prefix}{value:07d}"
+
+    def insert(
+        self,
+        table: Table,
+        values: dict[str, Any],
+        actor: Actor,
+        *,
+        display: bool = False,
+        enforce_acl: bool = True,
+    ) -> Row:
+        """Insert one record and return it."""
+        if enforce_acl and table.read_only:
+            raise AclDenied("Insert")
+        with self.lock:
+            when = now_utc().strftime(TS)
+            sys_id = str(values.get("sys_id") or "").strip().lower()
+            if not _HEX32.match(sys_id) or sys_id in self.records:
+                sys_id = new_sys_id()
+            row = self._blank(table, sys_id, actor.user_name, when)
+            _, journal = self._apply(table, row, values, actor, display, when)
+            self._business_rules(table, row, values, actor, insert=True)
+            self._check_mandatory(table, row)
+            if table.number_prefix and "number" in table.fields and not row.get("number"):
+                row["number"] = self._next_number(table)
+            self._put(table.name, row)
+            if journal:
+                self._add_journal(row, table.name, journal, actor, when)
+            return row
+
+    def update(
+        self,
+        table: Table,
+        sys_id: str,
+        values: dict[str, Any],
+        actor: Actor,
+        *,
+        display: bool = False,
+    ) -> Row:
+        """Apply a partial update (PUT and PATCH alike) and return the record."""
+        with self.lock:
+            row = self.get(table, sys_id)
+            if row is None:
+                raise RecordNotFound(sys_id)
+            cls_table = self.schema.tables[self.classes[sys_id]]
+            if table.read_only or cls_table.read_only:
+                raise AclDenied("Update")
+            when = now_utc().strftime(TS)
+            # Writing through a parent (task) may only touch the parent's columns.
+            visible = {k: v for k, v in values.items() if k in table.fields}
+            candidate = dict(row)
+            changed, journal = self._apply(cls_table, candidate, visible, actor, display, when)
+            self._business_rules(cls_table, candidate, visible, actor, insert=False)
+            self._check_mandatory(cls_table, candidate)
+            if changed or journal:
+                candidate["sys_updated_on"] = when
+                candidate["sys_updated_by"] = actor.user_name
+                candidate["sys_mod_count"] = str(int(row.get("sys_mod_count") or 0) + 1)
+                row.update(candidate)
+                if cls_table.name == "sys_user":
+                    self.user_version += 1
+                self._persist(sys_id)
+                if journal:
+                    self._add_journal(row, cls_table.name, journal, actor, when)
+            return row
+
+    def delete(self, table: Table, sys_id: str) -> None:
+        """Delete a record (and its attachments and journal entries)."""
+        with self.lock:
+            row = self.get(table, sys_id)
+            if row is None:
+                raise RecordNotFound(sys_id)
+            cls = self.classes[sys_id]
+            if table.read_only or self.schema.tables[cls].read_only:
+                raise AclDenied("Delete")
+            self._remove(sys_id)
+            for att_id in [
+                a["sys_id"]
+                for a in self.by_table.get("sys_attachment", {}).values()
+                if a.get("table_sys_id") == sys_id
+            ]:
+                self._remove(att_id)
+            for journal_id in self.journal_index.pop(sys_id, []):
+                self._remove(journal_id)
+
+    def _remove(self, sys_id: str) -> None:
+        cls = self.classes.pop(sys_id, None)
+        row = self.records.pop(sys_id, None)
+        if cls == "sys_user":
+            self.user_version += 1
+        if cls is None or row is None:
+            return
+        self.by_table[cls].pop(sys_id, None)
+        self.files.pop(sys_id, None)
+        if cls == "sys_journal_field":
+            ids = self.journal_index.get(row.get("element_id", ""), [])
+            if sys_id in ids:
+                ids.remove(sys_id)
+        self._persist(sys_id)
+
+    def save_file(self, sys_id: str, data: bytes) -> None:
+        """Keep an attachment's bytes."""
+        with self.lock:
+            self.files[sys_id] = data
+            if self.db is not None:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO files (sys_id, data) VALUES (?, ?)", (sys_id, data)
+                )
+
+    def next_import_set(self) -> str:
+        """Return the next import set number (ISET0010001, ...)."""
+        with self.lock:
+            value = self.counters.get("sys_import_set", 10001)
+            self.counters["sys_import_set"] = value + 1
+            if self.db is not None:
+                self._save_counters()
+            return f"ISET{value:07d}"
