@@ -141,8 +141,9 @@ class Store:
         self._local = threading.local()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # executescript commits on its own, so the DDL runs outside _tx (it is idempotent).
+        self._conn().executescript(SCHEMA)
         with self._tx() as db:
-            db.executescript(SCHEMA)
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 db.execute(

@@ -25,7 +25,7 @@ from connector.importer.writer import Outcome, PlanWriter
 from connector.mapping.engine import MappingSet
 from connector.mapping.plan import ImportPlan
 from connector.metrics import Metrics
-from connector.servicenow.client import ServiceNowClient
+from connector.servicenow.client import ServiceNowClient, table_url
 from connector.servicenow.models import BatchRequest
 from connector.store import Job, Store, owner_id
 
@@ -206,7 +206,7 @@ class Importer:
                 BatchRequest(
                     id="tickets",
                     method="GET",
-                    url=self.servicenow.table_url(
+                    url=table_url(
                         "task",
                         sysparm_query="^OR".join(terms),
                         sysparm_fields=TICKET_FIELDS,
@@ -226,7 +226,7 @@ class Importer:
                 BatchRequest(
                     id="users",
                     method="GET",
-                    url=self.servicenow.table_url(
+                    url=table_url(
                         "sys_user",
                         sysparm_query=query + "^active=true",
                         sysparm_fields=USER_FIELDS,

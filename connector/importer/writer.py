@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 
 from connector.errors import RemoteError, StatusError
 from connector.mapping.plan import ImportPlan, RecordWrite
-from connector.servicenow.client import ServiceNowClient
+from connector.servicenow.client import ServiceNowClient, table_url
 from connector.servicenow.models import BatchRequest, BatchResponse
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class PlanWriter:
             BatchRequest(
                 id="sessions",
                 method="GET",
-                url=self.client.table_url(
+                url=table_url(
                     session_table,
                     sysparm_query=f"{key_field}IN{_in_list(lsids)}",
                     sysparm_fields=f"sys_id,{key_field}",
@@ -104,7 +104,7 @@ class PlanWriter:
                 BatchRequest(
                     id=f"surveys:{table}",
                     method="GET",
-                    url=self.client.table_url(
+                    url=table_url(
                         table,
                         sysparm_query=f"u_lsidIN{_in_list(lsids)}",
                         sysparm_fields="sys_id," + ",".join(keys),
@@ -124,7 +124,7 @@ class PlanWriter:
                 BatchRequest(
                     id="notes",
                     method="GET",
-                    url=self.client.table_url(
+                    url=table_url(
                         "sys_journal_field",
                         sysparm_query=(
                             f"element_idIN{_in_list(note_tickets)}^element=work_notes"
@@ -180,7 +180,7 @@ class PlanWriter:
                     BatchRequest(
                         id=item_id,
                         method="PATCH",
-                        url=self.client.table_url(rec.table, existing),
+                        url=table_url(rec.table, existing),
                         body=rec.fields,
                     )
                 )
@@ -189,7 +189,7 @@ class PlanWriter:
                     BatchRequest(
                         id=item_id,
                         method="POST",
-                        url=self.client.table_url(rec.table),
+                        url=table_url(rec.table),
                         body=rec.fields,
                     )
                 )
@@ -205,7 +205,7 @@ class PlanWriter:
                 BatchRequest(
                     id=item_id,
                     method="PATCH",
-                    url=self.client.table_url(note.table, note.sys_id),
+                    url=table_url(note.table, note.sys_id),
                     body={note.element: note.text},
                 )
             )
@@ -240,9 +240,7 @@ class PlanWriter:
                     fields[row.session_link_field] = session_id
                 item_id = f"v:{plan.lsid}:{n}"
                 phase3.append(
-                    BatchRequest(
-                        id=item_id, method="POST", url=self.client.table_url(row.table), body=fields
-                    )
+                    BatchRequest(id=item_id, method="POST", url=table_url(row.table), body=fields)
                 )
                 owners[item_id] = (plan.lsid, effect)
             if plan.attachments:

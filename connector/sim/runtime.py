@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """Serve requests without an access-log line each (tests and demos stay readable)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 class ServerThread:
@@ -25,9 +32,15 @@ class ServerThread:
         port: int = 0,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        quiet: bool = True,
     ) -> None:
         self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, ssl_context=ssl_context
+            host,
+            port,
+            app,
+            threaded=True,
+            ssl_context=ssl_context,
+            request_handler=QuietRequestHandler if quiet else None,
         )
         self._server.daemon_threads = True
         self.host = host

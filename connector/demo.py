@@ -1,0 +1,202 @@
+"""``connector demo``: both emulators, the connector and one session, on free loopback ports.
+
+This module and the tests are the only product-side code that imports ``connector.sim``.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from connector import config as config_module
+from connector.config import Config
+
+DEMO_TICKET = "a5000000000000000000000000000001"  # INC0000001 in the emulator's seed
+DEMO_WEBHOOK_TOKEN = "demo-outbound-token"  # noqa: S105 - a throwaway value for loopback demos
+
+
+def free_port() -> int:
+    """Return a loopback port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def demo_config(servicenow_url: str, bomgar_url: str, store_path: str, **overrides: Any) -> Config:
+    """Build the embedded default configuration pointing at the emulators."""
+    values: dict[str, Any] = {
+        "servicenow.instance_url": servicenow_url,
+        "servicenow.username": "admin",
+        "servicenow.password": "admin",
+        "bomgar.appliance_url": bomgar_url,
+        "bomgar.client_id": "connector-client",
+        "bomgar.client_secret": "connector-secret",
+        "webhook.token": DEMO_WEBHOOK_TOKEN,
+        "store.path": store_path,
+        "worker.poll_seconds": 0.1,
+        "worker.retry_base_seconds": 0.2,
+        "worker.retry_max_seconds": 2.0,
+        "poller.interval_seconds": 5.0,
+        "poller.overlap_seconds": 60.0,
+        "poller.initial_lookback_seconds": 3600.0,
+        "logging.level": "WARNING",
+        "logging.format": "text",
+    }
+    values.update(overrides)
+    return config_module.validate({}, file="<demo>", overrides=values)
+
+
+@dataclass
+class Stack:
+    """Running emulators and connector."""
+
+    servicenow_url: str
+    bomgar_url: str
+    connector_url: str
+    config: Config
+    services: Any
+    stop: Callable[[], None]
+
+
+@contextmanager
+def running_stack(
+    workdir: str | None = None,
+    *,
+    worker: bool = True,
+    bomgar_options: dict[str, Any] | None = None,
+    servicenow_options: dict[str, Any] | None = None,
+    **config_overrides: Any,
+) -> Iterator[Stack]:
+    """Start both emulators, the connector's web app and (optionally) its worker in threads."""
+    from connector import create_app
+    from connector.cli import run_worker
+    from connector.sim.bomgar import close_app
+    from connector.sim.bomgar import create_app as bomgar_app
+    from connector.sim.runtime import ServerThread
+    from connector.sim.servicenow import create_app as servicenow_app
+
+    tmp = tempfile.TemporaryDirectory(prefix="connector-demo-") if workdir is None else None
+    base = Path(workdir or tmp.name)  # type: ignore[union-attr]
+    web_port = free_port()
+    connector_url = f"http://127.0.0.1:{web_port}"
+    events_url = f"{connector_url}/bomgar/events?outbound_event_token={DEMO_WEBHOOK_TOKEN}"
+    sn = ServerThread(servicenow_app(servicenow_options or {})).start()
+    b_opts = {"events_urls": [events_url], "retry_interval": 0.5, "retry_period": 120.0}
+    b_opts.update(bomgar_options or {})
+    b_app = bomgar_app(b_opts)
+    bg = ServerThread(b_app).start()
+    cfg = demo_config(sn.url, bg.url, str(base / "connector.db"), **config_overrides)
+    app = create_app(cfg)
+    web = ServerThread(app, port=web_port).start()
+    svc = app.extensions["connector"]
+    stop_worker = threading.Event()
+    worker_thread = None
+    if worker:
+        worker_thread = threading.Thread(
+            target=run_worker, args=(svc, stop_worker), name="demo-worker", daemon=True
+        )
+        worker_thread.start()
+
+    def stop() -> None:
+        stop_worker.set()
+        if worker_thread:
+            worker_thread.join(30)
+        close_app(b_app)
+        for server in (web, bg, sn):
+            server.stop()
+
+    try:
+        yield Stack(sn.url, bg.url, connector_url, cfg, svc, stop)
+    finally:
+        stop()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def landed(stack: Stack, lsid: str) -> dict[str, Any]:
+    """Read back what the import wrote for one session."""
+    sn = stack.services.servicenow
+    session = sn.query("u_bomgar_session", f"u_lsid={lsid}")
+    surveys = sn.query("u_bomgar_survey_response", f"u_lsid={lsid}", order_by="u_question")
+    ticket_id = session[0]["u_task"] if session else ""
+    notes = (
+        sn.query(
+            "sys_journal_field",
+            f"element_id={ticket_id}^element=work_notes^valueLIKEBomgar session {lsid}",
+        )
+        if ticket_id
+        else []
+    )
+    attachments = sn.list_attachments("u_bomgar_session", session[0]["sys_id"]) if session else []
+    return {"session": session, "surveys": surveys, "notes": notes, "attachments": attachments}
+
+
+def run_demo(*, keep_running: bool, timeout: float, echo: Callable[[str], None]) -> None:
+    """Play one session end to end and print what landed in ServiceNow."""
+    from connector.errors import ConnectorError
+
+    with running_stack() as stack:
+        echo(f"ServiceNow emulator  {stack.servicenow_url}  (admin / admin)")
+        echo(f"appliance emulator   {stack.bomgar_url}")
+        echo(f"connector            {stack.connector_url}  (health: /health, metrics: /metrics)")
+        reply = requests.post(
+            f"{stack.bomgar_url}/_sim/sessions", json={"external_key": DEMO_TICKET}, timeout=30
+        )
+        reply.raise_for_status()
+        lsid = reply.json()["lsid"]
+        echo(f"played a support session on INC0000001: lsid {lsid}")
+        echo("waiting for the appliance's outbound event and the import ...")
+        store = stack.services.store
+        if not wait_for(lambda: store.job_state(lsid) in ("done", "dead"), timeout):
+            raise ConnectorError(f"session {lsid} was not imported within {timeout:.0f}s")
+        if store.job_state(lsid) != "done":
+            row = next(r for r in store.jobs() if r.lsid == lsid)
+            raise ConnectorError(f"session {lsid} failed: {row.last_error}")
+        echo_landed(landed(stack, lsid), echo)
+        if keep_running:
+            echo("\neverything keeps running; press Ctrl-C to stop")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                echo("stopping")
+
+
+def echo_landed(data: dict[str, Any], echo: Callable[[str], None]) -> None:
+    """Print the work note, the session record and the survey rows."""
+    echo("\n== work note on the incident ==")
+    for note in data["notes"]:
+        echo(note["value"])
+    echo("\n== u_bomgar_session ==")
+    for record in data["session"]:
+        for name in sorted(record):
+            if name.startswith("u_"):
+                value = record[name].replace("\n", " | ")
+                echo(f"  {name:24} {value[:100]}")
+    echo(f"\n== u_bomgar_survey_response ({len(data['surveys'])} rows) ==")
+    for row in data["surveys"]:
+        answer = row["u_answer"].replace("\n", " ")[:40]
+        echo(f"  {row['u_survey_type']:15} {row['u_question'][:40]:40} {answer}")
+    if data["attachments"]:
+        echo("\n== attachments on the session record ==")
+        for att in data["attachments"]:
+            echo(f"  {att['file_name']} ({att['size_bytes']} bytes)")
