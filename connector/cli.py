@@ -136,7 +136,13 @@ def serve(config_path: str | None, host: str, port: int, workers: int, threads: 
     _serve_web(config_path, host, port, workers, threads)
 
 
-def run_worker(svc: Any, stop: threading.Event, *, threads: int = 2) -> None:
+def run_worker(
+    svc: Any,
+    stop: threading.Event,
+    *,
+    threads: int = 2,
+    on_ready: Any = None,
+) -> None:
     """Run the importer threads and the poller until ``stop`` is set."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -170,6 +176,8 @@ def run_worker(svc: Any, stop: threading.Event, *, threads: int = 2) -> None:
     loop.start()
     scheduler.start()
     log.info("worker started (%d import threads)", threads)
+    if on_ready is not None:
+        on_ready()
     try:
         stop.wait()
     finally:
@@ -210,7 +218,7 @@ def worker(config_path: str | None, threads: int) -> None:
     svc = _services(config_path)
     stop = threading.Event()
     _stop_on_signals(stop)
-    run_worker(svc, stop, threads=threads)
+    run_worker(svc, stop, threads=threads, on_ready=lambda: click.echo("worker started", err=True))
 
 
 @cli.command()

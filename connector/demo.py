@@ -5,7 +5,6 @@ This module and the tests are the only product-side code that imports ``connecto
 
 from __future__ import annotations
 
-import socket
 import tempfile
 import threading
 import time
@@ -22,13 +21,6 @@ from connector.config import Config
 
 DEMO_TICKET = "a5000000000000000000000000000001"  # INC0000001 in the emulator's seed
 DEMO_WEBHOOK_TOKEN = "demo-outbound-token"  # noqa: S105 - a throwaway value for loopback demos
-
-
-def free_port() -> int:
-    """Return a loopback port that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def demo_config(servicenow_url: str, bomgar_url: str, store_path: str, **overrides: Any) -> Config:
@@ -65,6 +57,8 @@ class Stack:
     config: Config
     services: Any
     stop: Callable[[], None]
+    servicenow_sim: Any = None  # the emulator's in-process state, for tests that peek
+    bomgar_sim: Any = None
 
 
 @contextmanager
@@ -86,17 +80,19 @@ def running_stack(
 
     tmp = tempfile.TemporaryDirectory(prefix="connector-demo-") if workdir is None else None
     base = Path(workdir or tmp.name)  # type: ignore[union-attr]
-    web_port = free_port()
-    connector_url = f"http://127.0.0.1:{web_port}"
+    # Bind the connector's socket first (port 0, no race), and hand it the app once built.
+    holder: dict[str, Any] = {}
+    web = ServerThread(lambda environ, start: holder["app"](environ, start)).start()
+    connector_url = web.url
     events_url = f"{connector_url}/bomgar/events?outbound_event_token={DEMO_WEBHOOK_TOKEN}"
-    sn = ServerThread(servicenow_app(servicenow_options or {})).start()
+    sn_app = servicenow_app(servicenow_options or {})
+    sn = ServerThread(sn_app).start()
     b_opts = {"events_urls": [events_url], "retry_interval": 0.5, "retry_period": 120.0}
     b_opts.update(bomgar_options or {})
     b_app = bomgar_app(b_opts)
     bg = ServerThread(b_app).start()
     cfg = demo_config(sn.url, bg.url, str(base / "connector.db"), **config_overrides)
-    app = create_app(cfg)
-    web = ServerThread(app, port=web_port).start()
+    app = holder["app"] = create_app(cfg)
     svc = app.extensions["connector"]
     stop_worker = threading.Event()
     worker_thread = None
@@ -115,7 +111,16 @@ def running_stack(
             server.stop()
 
     try:
-        yield Stack(sn.url, bg.url, connector_url, cfg, svc, stop)
+        yield Stack(
+            sn.url,
+            bg.url,
+            connector_url,
+            cfg,
+            svc,
+            stop,
+            servicenow_sim=sn_app.extensions["servicenow_sim"],
+            bomgar_sim=b_app.extensions["bomgar_sim"],
+        )
     finally:
         stop()
         if tmp is not None:
