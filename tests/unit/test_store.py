@@ -1,0 +1,115 @@
+"""The SQLite store: durable inbox, exclusive claims, no lost triggers, dead-owner release."""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import sys
+
+from connector.bomgar.models import OutboundEvent
+from connector.store import Store, owner_id
+
+
+def ev(lsid: str, event: str = "support_conference_end", ts: int = 100) -> OutboundEvent:
+    return OutboundEvent(event=event, version="3", timestamp=ts, lsid=lsid)
+
+
+def test_event_is_durable_across_connections(tmp_path):
+    """A recorded event is visible to a new Store on the same file (it was committed)."""
+    Store(tmp_path / "s.db").record_event(ev("a" * 32), known=True)
+    again = Store(tmp_path / "s.db")
+    assert again.job_state("a" * 32) == "pending"
+    assert again.event_counts() == {"queued": 1}
+
+
+def test_duplicate_event_is_absorbed(tmp_path):
+    """The same (lsid, event, timestamp) is stored once; record_event says it was a duplicate."""
+    store = Store(tmp_path / "s.db")
+    assert store.record_event(ev("a" * 32), known=True) is True
+    assert store.record_event(ev("a" * 32), known=True) is False
+    assert store.event_counts() == {"queued": 1}
+
+
+def _claim_all(path: str, out: multiprocessing.Queue) -> None:
+    store = Store(path)
+    got = []
+    while True:
+        jobs = store.claim(owner_id(), 3, 300)
+        if not jobs:
+            break
+        got += [j.lsid for j in jobs]
+    out.put(got)
+
+
+def test_claims_are_exclusive_across_processes(tmp_path):
+    """Four processes claiming concurrently never take the same session twice."""
+    path = str(tmp_path / "s.db")
+    store = Store(path)
+    store.queue_sessions([f"{n:032x}" for n in range(200)], "test")
+    out: multiprocessing.Queue = multiprocessing.get_context("fork").Queue()
+    procs = [
+        multiprocessing.get_context("fork").Process(target=_claim_all, args=(path, out))
+        for _ in range(4)
+    ]
+    for p in procs:
+        p.start()
+    claimed = [lsid for _ in procs for lsid in out.get(timeout=60)]
+    for p in procs:
+        p.join(30)
+    assert len(claimed) == 200
+    assert len(set(claimed)) == 200
+
+
+def test_trigger_during_import_requeues_instead_of_done(tmp_path):
+    """An event arriving while a job runs is not lost: completing re-queues the job."""
+    store = Store(tmp_path / "s.db")
+    store.record_event(ev("a" * 32), known=True)
+    [job] = store.claim("me:1", 10, 300)
+    store.record_event(
+        ev("a" * 32, "support_conference_customer_exit_survey_completed", 200), known=True
+    )
+    assert store.complete(job, "me:1") is True
+    assert store.job_state("a" * 32) == "pending"
+    [again] = store.claim("me:1", 10, 300)
+    assert store.complete(again, "me:1") is True
+    assert store.job_state("a" * 32) == "done"
+
+
+def test_lost_lease_cannot_settle_the_job(tmp_path):
+    """A worker whose lease was taken over cannot mark the job done."""
+    store = Store(tmp_path / "s.db")
+    store.queue_sessions(["a" * 32], "test")
+    [job] = store.claim("slow:1", 10, 0.0)
+    [taken] = store.claim("fast:2", 10, 300, now=job.queued_at + 10)
+    assert store.complete(job, "slow:1") is False
+    assert store.complete(taken, "fast:2") is True
+
+
+def test_dead_owner_claims_are_released(tmp_path):
+    """Jobs held by a process on this host that no longer exists go back to pending."""
+    store = Store(tmp_path / "s.db")
+    store.queue_sessions(["a" * 32, "b" * 32], "test")
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_owner = owner_id().rsplit(":", 1)[0] + ":" + gone.stdout.strip()
+    store.claim(dead_owner, 1, 300)
+    store.claim(owner_id(), 1, 300)
+    assert store.release_dead_owners() == 1
+    assert store.counts()["pending"] == 1
+    assert store.counts()["running"] == 1
+
+
+def test_poller_does_not_requeue_done_or_dead(tmp_path):
+    """queue_sessions without force leaves imported and dead sessions alone."""
+    store = Store(tmp_path / "s.db")
+    store.queue_sessions(["a" * 32, "b" * 32], "test")
+    jobs = {j.lsid: j for j in store.claim("me:1", 10, 300)}
+    store.complete(jobs["a" * 32], "me:1")
+    store.dead_letter(jobs["b" * 32], "me:1", "boom")
+    assert store.queue_sessions(["a" * 32, "b" * 32, "c" * 32], "poller") == 1
+    assert store.retry_dead() == 1
+    assert store.job_state("b" * 32) == "pending"
