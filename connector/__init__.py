@@ -33,7 +33,6 @@ def create_app(
     app.config["MAX_FORM_MEMORY_SIZE"] = int(config["webhook.max_body_bytes"])
     services = Services(config)
     app.extensions["connector"] = services
-    app.extensions["connector.remote_checks"] = health.RemoteChecks()
     services.store  # noqa: B018 - open (and migrate) the store at start, not on the first event
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)

@@ -22,6 +22,9 @@ class Services:
     def __init__(self, config: Config, *, store: Store | None = None) -> None:
         self.config = config
         self.metrics = Metrics()
+        from connector.web.health import RemoteChecks
+
+        self.remote_checks = RemoteChecks()
         self._store = store
         self._lock = threading.Lock()
 

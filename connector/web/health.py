@@ -16,13 +16,13 @@ from connector.web import services
 bp = Blueprint("health", __name__)
 
 _ORDER = {"pass": 0, "warn": 1, "fail": 2}
-REMOTE_CACHE_SECONDS = 15.0
 
 
 class RemoteChecks:
-    """Ping ServiceNow and the appliance at most every few seconds, in parallel."""
+    """Ping ServiceNow and the appliance at most every ``max_age`` seconds, in parallel."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_age: float = 15.0) -> None:
+        self.max_age = max_age
         self._lock = threading.Lock()
         self._at = 0.0
         self._results: dict[str, dict[str, Any]] = {}
@@ -30,7 +30,7 @@ class RemoteChecks:
     def get(self, svc: Services) -> dict[str, dict[str, Any]]:
         """Return cached or fresh results for both remote systems."""
         with self._lock:
-            if time.monotonic() - self._at < REMOTE_CACHE_SECONDS and self._results:
+            if time.monotonic() - self._at < self.max_age and self._results:
                 return self._results
             results: dict[str, dict[str, Any]] = {}
             threads = [
@@ -144,9 +144,7 @@ def _document(checks: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 def health() -> Response:
     """Report pass, warn or fail for the store, both remote systems, the inbox and the poller."""
     svc = services()
-    from flask import current_app
-
-    doc = health_report(svc, current_app.extensions["connector.remote_checks"])
+    doc = health_report(svc, svc.remote_checks)
     status = 503 if doc["status"] == "fail" else 200
     return Response(
         json.dumps(doc, indent=2) + "\n",
