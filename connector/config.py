@@ -207,13 +207,6 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("worker.retry_max_seconds", "float", 600.0, "Longest retry delay.", minimum=0.01),
     Setting(
-        "worker.begin_delay_seconds",
-        "float",
-        30.0,
-        "Wait after a session-start event before pulling its report (reports lag events).",
-        minimum=0,
-    ),
-    Setting(
         "worker.auto_create_incident",
         "bool",
         False,
