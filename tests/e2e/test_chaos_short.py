@@ -52,7 +52,7 @@ def assert_exactly_once(result: dict, sessions: int) -> None:
 
 
 def test_faults_kills_and_duplicate_events_lose_and_duplicate_nothing(tmp_path):
-    """200 sessions under 5xx/429/drops/timeouts, shuffled duplicate events and worker SIGKILLs land once each."""
+    """200 sessions land once each despite faults, shuffled duplicate events and worker kills."""
     code, results, output = run_chaos(
         tmp_path, "--scenarios", "faults", "--sessions", "200", "--kill-every", "2"
     )
@@ -84,7 +84,7 @@ def test_servicenow_outage_keeps_accepting_and_imports_everything_after(tmp_path
 
 
 def test_sessions_whose_events_the_appliance_dropped_are_imported_by_the_poller(tmp_path):
-    """Sessions that ended while the connector was down, events given up, are imported by the poller."""
+    """Sessions whose events the appliance gave up on while the connector was down get polled in."""
     code, results, output = run_chaos(
         tmp_path,
         "--scenarios",
