@@ -162,6 +162,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "store.path", "str", "connector.db", "SQLite file holding the inbox, ledger and watermark."
     ),
+    Setting(
+        "store.synchronous",
+        "choice",
+        "FULL",
+        "FULL syncs every committed event to disk (survives power loss); NORMAL survives a"
+        " crashed process but may lose the last events on power loss, and is faster.",
+        choices=("FULL", "NORMAL"),
+    ),
     # Mappings
     Setting(
         "mappings",

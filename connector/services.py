@@ -31,7 +31,9 @@ class Services:
     @cached_property
     def store(self) -> Store:
         """Return the SQLite store."""
-        return self._store or Store(self.config["store.path"])
+        return self._store or Store(
+            self.config["store.path"], synchronous=self.config["store.synchronous"]
+        )
 
     @cached_property
     def mappings(self) -> MappingSet:

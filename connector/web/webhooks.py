@@ -6,6 +6,7 @@ remote calls: it checks the sender, validates the form, commits the event and an
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import logging
@@ -27,12 +28,18 @@ def _text(status: int, body: str) -> Response:
     return Response(body + "\n", status=status, mimetype="text/plain")
 
 
+@functools.lru_cache(maxsize=32)
+def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    # Parsed once per configuration: this view is on the appliance's critical path.
+    return tuple(ipaddress.ip_network(n) for n in cidrs)
+
+
 def client_address(trusted_proxies: list[str]) -> str:
     """Return the sender's address, believing X-Forwarded-For only from trusted proxies."""
     addr = request.remote_addr or ""
     if not trusted_proxies:
         return addr
-    nets = [ipaddress.ip_network(n) for n in trusted_proxies]
+    nets = _networks(tuple(trusted_proxies))
 
     def trusted(a: str) -> bool:
         try:
@@ -56,7 +63,7 @@ def allowed(addr: str, networks: list[str]) -> bool:
         ip = ipaddress.ip_address(addr)
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(n) for n in networks)
+    return any(ip in n for n in _networks(tuple(networks)))
 
 
 @bp.post("/bomgar/events")
