@@ -168,6 +168,7 @@ def run_worker(
     scheduler.add_job(
         svc.store.release_dead_owners,
         "interval",
+        args=[float(svc.config["servicenow.write_settle_seconds"])],
         id="release-dead-claims",
         seconds=10,
         max_instances=1,

@@ -88,6 +88,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Most requests in flight at once (stays under the instance's API semaphore).",
         minimum=1,
     ),
+    Setting(
+        "servicenow.write_settle_seconds",
+        "float",
+        90.0,
+        "After a write whose answer was lost (timeout, dropped connection, killed worker), wait"
+        " this long before re-checking and re-writing: the instance may still be running it"
+        " (transactions are cancelled after 60 s).",
+        minimum=0,
+    ),
     # Appliance
     Setting(
         "bomgar.appliance_url",

@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ def demo_config(servicenow_url: str, bomgar_url: str, store_path: str, **overrid
         "worker.poll_seconds": 0.1,
         "worker.retry_base_seconds": 0.2,
         "worker.retry_max_seconds": 2.0,
+        "servicenow.write_settle_seconds": 2.0,
         "poller.interval_seconds": 5.0,
         "poller.overlap_seconds": 60.0,
         "poller.initial_lookback_seconds": 3600.0,
@@ -56,7 +57,6 @@ class Stack:
     connector_url: str
     config: Config
     services: Any
-    stop: Callable[[], None]
     servicenow_sim: Any = None  # the emulator's in-process state, for tests that peek
     bomgar_sim: Any = None
 
@@ -78,53 +78,43 @@ def running_stack(
     from connector.sim.runtime import ServerThread
     from connector.sim.servicenow import create_app as servicenow_app
 
-    tmp = tempfile.TemporaryDirectory(prefix="connector-demo-") if workdir is None else None
-    base = Path(workdir or tmp.name)  # type: ignore[union-attr]
-    # Bind the connector's socket first (port 0, no race), and hand it the app once built.
-    holder: dict[str, Any] = {}
-    web = ServerThread(lambda environ, start: holder["app"](environ, start)).start()
-    connector_url = web.url
-    events_url = f"{connector_url}/bomgar/events?outbound_event_token={DEMO_WEBHOOK_TOKEN}"
-    sn_app = servicenow_app(servicenow_options or {})
-    sn = ServerThread(sn_app).start()
-    b_opts = {"events_urls": [events_url], "retry_interval": 0.5, "retry_period": 120.0}
-    b_opts.update(bomgar_options or {})
-    b_app = bomgar_app(b_opts)
-    bg = ServerThread(b_app).start()
-    cfg = demo_config(sn.url, bg.url, str(base / "connector.db"), **config_overrides)
-    app = holder["app"] = create_app(cfg)
-    svc = app.extensions["connector"]
-    stop_worker = threading.Event()
-    worker_thread = None
-    if worker:
-        worker_thread = threading.Thread(
-            target=run_worker, args=(svc, stop_worker), name="demo-worker", daemon=True
-        )
-        worker_thread.start()
-
-    def stop() -> None:
-        stop_worker.set()
-        if worker_thread:
-            worker_thread.join(30)
-        close_app(b_app)
-        for server in (web, bg, sn):
-            server.stop()
-
-    try:
+    with ExitStack() as cleanup:
+        if workdir is None:
+            workdir = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="connector-demo-"))
+        # Bind the connector's socket first (port 0, no race), and hand it the app once built.
+        holder: dict[str, Any] = {}
+        web = ServerThread(lambda environ, start: holder["app"](environ, start)).start()
+        cleanup.callback(web.stop)
+        events_url = f"{web.url}/bomgar/events?outbound_event_token={DEMO_WEBHOOK_TOKEN}"
+        sn_app = servicenow_app(servicenow_options or {})
+        sn = ServerThread(sn_app).start()
+        cleanup.callback(sn.stop)
+        b_opts = {"events_urls": [events_url], "retry_interval": 0.5, "retry_period": 120.0}
+        b_opts.update(bomgar_options or {})
+        b_app = bomgar_app(b_opts)
+        cleanup.callback(close_app, b_app)
+        bg = ServerThread(b_app).start()
+        cleanup.callback(bg.stop)
+        cfg = demo_config(sn.url, bg.url, str(Path(workdir) / "connector.db"), **config_overrides)
+        app = holder["app"] = create_app(cfg)
+        svc = app.extensions["connector"]
+        if worker:
+            stop_worker = threading.Event()
+            worker_thread = threading.Thread(
+                target=run_worker, args=(svc, stop_worker), name="demo-worker", daemon=True
+            )
+            worker_thread.start()
+            cleanup.callback(worker_thread.join, 30)
+            cleanup.callback(stop_worker.set)
         yield Stack(
             sn.url,
             bg.url,
-            connector_url,
+            web.url,
             cfg,
             svc,
-            stop,
             servicenow_sim=sn_app.extensions["servicenow_sim"],
             bomgar_sim=b_app.extensions["bomgar_sim"],
         )
-    finally:
-        stop()
-        if tmp is not None:
-            tmp.cleanup()
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:

@@ -322,8 +322,11 @@ class Store:
                 [(until, lsid, owner) for lsid in lsids],
             )
 
-    def release_dead_owners(self) -> int:
-        """Re-queue running jobs whose owner process on this host has died."""
+    def release_dead_owners(self, settle: float = 0.0) -> int:
+        """Re-queue running jobs whose owner process on this host has died.
+
+        ``settle`` delays them: a write the dead worker sent may still be running remotely.
+        """
         conn = self._conn()
         owners = [
             r[0]
@@ -338,9 +341,9 @@ class Store:
             released = 0
             for owner in dead:
                 released += db.execute(
-                    "UPDATE jobs SET state='pending', lease_owner=NULL, lease_until=NULL"
-                    " WHERE state='running' AND lease_owner=?",
-                    (owner,),
+                    "UPDATE jobs SET state='pending', not_before=?, lease_owner=NULL,"
+                    " lease_until=NULL WHERE state='running' AND lease_owner=?",
+                    (time.time() + settle, owner),
                 ).rowcount
         return released
 

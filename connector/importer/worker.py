@@ -295,7 +295,7 @@ class Importer:
 
     def _settle(self, p: Pending, outcome: Outcome) -> None:
         if outcome.error is not None:
-            self._fail(p.job, outcome.error)
+            self._fail(p.job, outcome.error, in_doubt=outcome.in_doubt)
             return
         if self.store.complete(p.job, self.owner):
             self.metrics.inc("connector_sessions_imported_total")
@@ -311,7 +311,7 @@ class Importer:
                 },
             )
 
-    def _fail(self, job: Job, error: Exception) -> None:
+    def _fail(self, job: Job, error: Exception, *, in_doubt: bool = False) -> None:
         permanent = getattr(error, "permanent", True)
         attempts = job.attempts + 1
         max_attempts = int(self.config["worker.max_attempts"])
@@ -322,6 +322,8 @@ class Importer:
                 log.error("session dead-lettered: %s", reason, extra={"lsid": job.lsid})
             return
         delay = self.backoff(attempts, getattr(error, "retry_after", None))
+        if in_doubt:
+            delay = max(delay, float(self.config["servicenow.write_settle_seconds"]))
         if self.store.retry_later(job, self.owner, reason, delay):
             self.metrics.inc("connector_import_retries_total")
             log.warning(
@@ -357,7 +359,8 @@ class WorkerLoop:
 
     def start(self) -> None:
         """Release dead workers' claims and start the import threads."""
-        released = self.importer.store.release_dead_owners()
+        settle = float(self.importer.config["servicenow.write_settle_seconds"])
+        released = self.importer.store.release_dead_owners(settle)
         if released:
             log.warning("re-queued %d sessions claimed by a worker that died", released)
         for n in range(self.threads):

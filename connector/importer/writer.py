@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
-from connector.errors import RemoteError, StatusError
+from connector.errors import RemoteError, StatusError, TransportError
 from connector.mapping.plan import ImportPlan, RecordWrite
 from connector.servicenow.client import ServiceNowClient, table_url
 from connector.servicenow.models import BatchRequest, BatchResponse
@@ -50,6 +50,9 @@ class Outcome:
     effects: list[tuple[str, str]] = field(default_factory=list)  # (effect, sys_id)
     error: RemoteError | None = None
     writes: int = 0
+    # A write was sent but its answer lost: the instance may still apply it, so wait before
+    # re-reading, or the re-read misses it and the retry writes a twin.
+    in_doubt: bool = False
 
     def fail(self, error: RemoteError) -> None:
         """Keep the most serious error: a permanent one wins over a retryable one."""
@@ -295,7 +298,9 @@ class PlanWriter:
             responses = self.client.batch(items)
         except RemoteError as exc:
             for item in items:
-                outcomes[owners[item.id][0]].fail(exc)
+                outcome = outcomes[owners[item.id][0]]
+                outcome.fail(exc)
+                outcome.in_doubt = outcome.in_doubt or isinstance(exc, TransportError)
             return []
         ok: list[BatchResponse] = []
         seen = set()

@@ -226,6 +226,8 @@ def scenario_faults(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 "worker.retry_base_seconds": 0.2,
                 "worker.retry_max_seconds": 2.0,
                 "worker.lease_seconds": 30,
+                # A timed-out write finishes on the emulator after --sim-timeout seconds.
+                "servicenow.write_settle_seconds": args.sim_timeout + 0.5,
             },
         )
         web = h.start_connector(workdir, cfg)
@@ -326,6 +328,8 @@ def scenario_servicenow_down(args: argparse.Namespace, workdir: Path) -> dict[st
                 "worker.retry_base_seconds": 0.5,
                 "worker.retry_max_seconds": 5.0,
                 "health.max_pending_age_seconds": 5,
+                # Dropped connections never reach the emulator's handler: nothing to wait for.
+                "servicenow.write_settle_seconds": 1.0,
             },
         )
         web = h.start_connector(workdir, cfg, port=port)

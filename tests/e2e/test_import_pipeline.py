@@ -197,7 +197,12 @@ def test_servicenow_throttling_errors_and_timeouts(tmp_path):
     """429s with Retry-After, 5xx, dropped connections and timeouts still give exactly once."""
     with running_stack(
         str(tmp_path),
-        **{"servicenow.timeout_seconds": 1.0, "worker.batch_size": 3},
+        **{
+            "servicenow.timeout_seconds": 1.0,
+            "worker.batch_size": 3,
+            # The emulator finishes a "timed out" write after 1.5 s; re-check only after that.
+            "servicenow.write_settle_seconds": 2.0,
+        },
     ) as stack:
         requests.post(
             f"{stack.servicenow_url}/_sim/faults",
@@ -241,7 +246,11 @@ def test_worker_killed_mid_import_and_restarted(tmp_path):
         str(tmp_path / "state"),
         worker=False,
         servicenow_options={"faults": {"latency_ms": 150}},
-        **{"worker.batch_size": 2, "poller.enabled": False},
+        **{
+            "worker.batch_size": 2,
+            "poller.enabled": False,
+            "servicenow.write_settle_seconds": 1.0,
+        },
     ) as stack:
         config_file = tmp_path / "connector.yaml"
         config_file.write_text(yaml.safe_dump(dict(stack.config)))
