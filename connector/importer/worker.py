@@ -277,13 +277,17 @@ class Importer:
 
     def _auto_incident(self, session: SupportSession) -> dict[str, str]:
         """Find or create the incident for a session that names no ticket."""
+        fields_wanted = [*TICKET_FIELDS.split(","), "correlation_id"]
         existing = self.servicenow.query(
-            "incident", f"correlation_id={session.lsid}", fields=TICKET_FIELDS.split(","), limit=1
+            "incident", f"correlation_id={session.lsid}", fields=fields_wanted, limit=5
         )
-        if existing:
-            return existing[0]
+        # An instance drops query terms on fields it lacks and returns everything: check.
+        for row in existing:
+            if row.get("correlation_id") == session.lsid:
+                return row
         fields = dict(self.mappings.auto_incident(session))
         fields["correlation_id"] = session.lsid
+        fields["correlation_display"] = "Bomgar session"
         created = self.servicenow.create_record("incident", fields)
         return {k: created.get(k, "") for k in TICKET_FIELDS.split(",")}
 

@@ -279,3 +279,18 @@ def test_worker_killed_mid_import_and_restarted(tmp_path):
             assert worker.wait(30) == 0
         for lsid in lsids:
             assert_exactly_once(stack, lsid, surveys=5)
+
+
+def test_auto_created_incident_for_a_session_without_ticket(tmp_path):
+    """With auto-create on, a session without a ticket gets one incident, even when replayed."""
+    with running_stack(str(tmp_path), **{"worker.auto_create_incident": True}) as stack:
+        lsid = play(stack, external_key="")
+        wait_done(stack, lsid)
+        sn = stack.services.servicenow
+        created = sn.query("incident", f"correlation_id={lsid}")
+        assert len(created) == 1
+        stack.services.store.queue_sessions([lsid], "replay", force=True)
+        wait_done(stack, lsid)
+        assert len(sn.query("incident", f"correlation_id={lsid}")) == 1
+        assert_exactly_once(stack, lsid, surveys=5)
+        assert landed(stack, lsid)["session"][0]["u_task"] == created[0]["sys_id"]
