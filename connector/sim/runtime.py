@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -80,12 +81,13 @@ def serve_gunicorn(
     keyfile: str | None = None,
     post_worker_init: Callable[[Any], None] | None = None,
     access_log: bool = False,
+    bind: str | None = None,
 ) -> None:
     """Serve the app under gunicorn (gthread workers) until interrupted."""
     from gunicorn.app.base import BaseApplication
 
     options: dict[str, Any] = {
-        "bind": f"{host}:{port}",
+        "bind": bind or f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
         "threads": threads,
@@ -112,6 +114,48 @@ def serve_gunicorn(
             return app_factory()
 
     _App().run()
+
+
+def serve_emulator(
+    name: str,
+    app_factory: Callable[[], Flask],
+    *,
+    host: str,
+    port: int,
+    threads: int,
+    tls_dir: str | None = None,
+) -> None:
+    """Serve an emulator under gunicorn (one worker: state is in-process) and print its URL."""
+    import click
+
+    bind = None
+    if port == 0:
+        # gunicorn cannot report an ephemeral port, so bind here and hand it the socket.
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, 0))
+        sock.listen(128)
+        sock.set_inheritable(True)
+        port = sock.getsockname()[1]
+        bind = f"fd://{sock.fileno()}"
+    certfile = keyfile = None
+    scheme = "http"
+    if tls_dir:
+        paths = make_tls_files(tls_dir)
+        certfile, keyfile, scheme = paths["cert"], paths["key"], "https"
+        click.echo(f"{name} emulator CA certificate: {paths['ca']}")
+    click.echo(f"{name} emulator listening on {scheme}://{host}:{port}")
+    click.get_text_stream("stdout").flush()
+    serve_gunicorn(
+        app_factory,
+        host=host,
+        port=port,
+        bind=bind,
+        workers=1,
+        threads=threads,
+        certfile=certfile,
+        keyfile=keyfile,
+    )
 
 
 def make_tls_files(

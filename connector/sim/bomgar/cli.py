@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import tempfile
 from typing import Any
 
@@ -118,7 +117,7 @@ def command(
     """Run the Bomgar / BeyondTrust Remote Support appliance emulator."""
     from connector.sim.bomgar import create_app
     from connector.sim.bomgar.options import SimOptions
-    from connector.sim.runtime import make_tls_files, serve_gunicorn
+    from connector.sim.runtime import serve_emulator
 
     options: dict[str, Any] = {
         "seed_file": seed_file,
@@ -149,25 +148,11 @@ def command(
     except (ValueError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
 
-    if port == 0:
-        # gunicorn does not report an ephemeral port, so pick a free one here and print it.
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind((host, 0))
-            port = probe.getsockname()[1]
-    certfile = keyfile = None
-    scheme = "http"
-    if tls:
-        paths = make_tls_files(tls_dir or tempfile.mkdtemp(prefix="bomgar-sim-tls-"))
-        certfile, keyfile, scheme = paths["cert"], paths["key"], "https"
-        click.echo(f"bomgar emulator CA certificate: {paths['ca']}")
-    click.echo(f"bomgar emulator listening on {scheme}://{host}:{port}", nl=True)
-    click.get_text_stream("stdout").flush()
-    serve_gunicorn(
+    serve_emulator(
+        "bomgar",
         lambda: create_app(options),
         host=host,
         port=port,
-        workers=1,  # state is in-process: one worker, many threads
         threads=threads,
-        certfile=certfile,
-        keyfile=keyfile,
+        tls_dir=(tls_dir or tempfile.mkdtemp(prefix="bomgar-sim-tls-")) if tls else None,
     )

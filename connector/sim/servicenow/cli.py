@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import tempfile
 from typing import Any
 
@@ -77,7 +76,7 @@ def command(
     threads: int,
 ) -> None:
     """Run the ServiceNow instance emulator."""
-    from connector.sim.runtime import make_tls_files, serve_gunicorn
+    from connector.sim.runtime import serve_emulator
     from connector.sim.servicenow import create_app
     from connector.sim.servicenow.schema import SchemaError
     from connector.sim.servicenow.state import Options
@@ -108,25 +107,11 @@ def command(
     except (ValueError, OSError, SchemaError) as exc:
         raise click.UsageError(str(exc)) from exc
 
-    if port == 0:
-        # gunicorn does not report an ephemeral port, so pick a free one here and print it.
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind((host, 0))
-            port = probe.getsockname()[1]
-    certfile = keyfile = None
-    scheme = "http"
-    if tls:
-        paths = make_tls_files(state_dir or tempfile.mkdtemp(prefix="servicenow-sim-tls-"))
-        certfile, keyfile, scheme = paths["cert"], paths["key"], "https"
-        click.echo(f"servicenow emulator CA certificate: {paths['ca']}")
-    click.echo(f"servicenow emulator listening on {scheme}://{host}:{port}")
-    click.get_text_stream("stdout").flush()
-    serve_gunicorn(
+    serve_emulator(
+        "servicenow",
         lambda: create_app(options),
         host=host,
         port=port,
-        workers=1,  # records live in process memory: one worker, many threads
         threads=threads,
-        certfile=certfile,
-        keyfile=keyfile,
+        tls_dir=(state_dir or tempfile.mkdtemp(prefix="servicenow-sim-tls-")) if tls else None,
     )
