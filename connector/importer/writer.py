@@ -96,6 +96,7 @@ class PlanWriter:
                 ),
             )
         ]
+        # Survey rows carry the session key field too (u_lsid by default): one query finds them.
         survey_tables = {r.table for p in plans for r in p.survey_rows}
         survey_fields: dict[str, list[str]] = {}
         for table in sorted(survey_tables):
@@ -109,7 +110,7 @@ class PlanWriter:
                     method="GET",
                     url=table_url(
                         table,
-                        sysparm_query=f"u_lsidIN{_in_list(lsids)}",
+                        sysparm_query=f"{key_field}IN{_in_list(lsids)}",
                         sysparm_fields="sys_id," + ",".join(keys),
                         sysparm_limit="10000",
                     ),
@@ -150,7 +151,7 @@ class PlanWriter:
         for table, keys in survey_fields.items():
             for row in _rows(results[f"surveys:{table}"]):
                 key = {k: row.get(k, "") for k in keys}
-                lsid = key.get("u_lsid", "")
+                lsid = key.get(key_field, "")
                 if lsid in surveys:
                     fake = RecordWrite(table=table, key=key, fields={})
                     surveys[lsid][survey_effect(fake)] = row.get("sys_id", "")
