@@ -104,15 +104,28 @@ class RetryPolicy:
             return min(error.retry_after, self.retry_after_cap)
         return random.uniform(0, min(self.cap, self.base * (2 ** (attempt - 1))))
 
-    def run(self, fn: Callable[[], T], *, what: str = "call") -> T:
-        """Call ``fn`` until it succeeds, raises a permanent error or attempts run out."""
+    def run(
+        self,
+        fn: Callable[[], T],
+        *,
+        what: str = "call",
+        retry_if: Callable[[RemoteError], bool] | None = None,
+        attempts: int | None = None,
+    ) -> T:
+        """Call ``fn`` until it succeeds, fails for good or attempts run out.
+
+        ``retry_if`` decides which errors are worth another try (default: non-permanent ones);
+        callers narrow it for calls that must not be repeated once sent.
+        """
+        limit = attempts or self.attempts
         attempt = 0
         while True:
             attempt += 1
             try:
                 return fn()
             except RemoteError as exc:
-                if exc.permanent or attempt >= self.attempts:
+                retryable = (not exc.permanent) if retry_if is None else retry_if(exc)
+                if not retryable or attempt >= limit:
                     raise
                 wait = self.delay(attempt, exc)
                 log.warning(
@@ -120,7 +133,7 @@ class RetryPolicy:
                     what,
                     exc,
                     attempt,
-                    self.attempts,
+                    limit,
                     wait,
                 )
                 self.sleep(wait)

@@ -406,25 +406,7 @@ class BomgarClient:
         *,
         retry_if: Callable[[RemoteError], bool] | None = None,
     ) -> T:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return fn()
-            except RemoteError as exc:
-                retryable = (not exc.permanent) if retry_if is None else retry_if(exc)
-                if not retryable or attempt >= self.retry.attempts:
-                    raise
-                wait = self.retry.delay(attempt, exc)
-                log.warning(
-                    "retrying bomgar %s after %s (attempt %d of %d, waiting %.2fs)",
-                    what,
-                    exc,
-                    attempt,
-                    self.retry.attempts,
-                    wait,
-                )
-                self.retry.sleep(wait)
+        return self.retry.run(fn, what=f"bomgar {what}", retry_if=retry_if)
 
     def _xml(
         self,

@@ -484,28 +484,17 @@ class ServiceNowClient:
         self, what: str, fn: Callable[[], T], *, write: bool, attempts: int | None = None
     ) -> T:
         """Run ``fn`` in a concurrency slot, translating errors and retrying what is safe."""
-        policy = self.retry
-        limit = attempts or policy.attempts
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                with self._slots:
-                    return _translate(fn)
-            except RemoteError as exc:
-                retry = _write_may_retry(exc) if write else not exc.permanent
-                if not retry or attempt >= limit:
-                    raise
-                wait = policy.delay(attempt, exc)
-                log.warning(
-                    "retrying ServiceNow %s after %s (attempt %d of %d, waiting %.2fs)",
-                    redact(what),
-                    exc,
-                    attempt,
-                    limit,
-                    wait,
-                )
-                policy.sleep(wait)
+
+        def in_slot() -> T:
+            with self._slots:
+                return _translate(fn)
+
+        return self.retry.run(
+            in_slot,
+            what=f"ServiceNow {redact(what)}",
+            retry_if=_write_may_retry if write else None,
+            attempts=attempts,
+        )
 
 
 def _translate(fn: Callable[[], T]) -> T:
