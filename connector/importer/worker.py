@@ -20,7 +20,7 @@ from typing import Any
 from connector.bomgar.client import BomgarClient
 from connector.bomgar.models import SupportSession
 from connector.config import Config
-from connector.errors import DataError, RemoteError
+from connector.errors import ConnectorError, DataError, RemoteError
 from connector.importer.writer import Outcome, PlanWriter
 from connector.mapping.engine import MappingSet
 from connector.mapping.plan import ImportPlan
@@ -91,7 +91,7 @@ class Importer:
         started = time.monotonic()
         try:
             sessions = {s.lsid: s for s in self.bomgar.support_sessions([j.lsid for j in jobs])}
-        except RemoteError as exc:
+        except ConnectorError as exc:  # remote failures, and hostile or unusable reports
             for job in jobs:
                 self._fail(job, exc)
             return
