@@ -23,17 +23,26 @@ DEMO_TICKET = "a5000000000000000000000000000001"  # INC0000001 in the emulator's
 DEMO_WEBHOOK_TOKEN = "demo-outbound-token"  # noqa: S105 - a throwaway value for loopback demos
 
 
-def demo_config(servicenow_url: str, bomgar_url: str, store_path: str, **overrides: Any) -> Config:
-    """Build the embedded default configuration pointing at the emulators."""
-    values: dict[str, Any] = {
+def emulator_settings(
+    servicenow_url: str, bomgar_url: str, store_path: str, webhook_token: str
+) -> dict[str, Any]:
+    """Return the settings that connect the connector to both emulators' seeded accounts."""
+    return {
         "servicenow.instance_url": servicenow_url,
         "servicenow.username": "admin",
         "servicenow.password": "admin",
         "bomgar.appliance_url": bomgar_url,
         "bomgar.client_id": "connector-client",
         "bomgar.client_secret": "connector-secret",
-        "webhook.token": DEMO_WEBHOOK_TOKEN,
+        "webhook.token": webhook_token,
         "store.path": store_path,
+    }
+
+
+def demo_config(servicenow_url: str, bomgar_url: str, store_path: str, **overrides: Any) -> Config:
+    """Build the embedded default configuration pointing at the emulators."""
+    values: dict[str, Any] = {
+        **emulator_settings(servicenow_url, bomgar_url, store_path, DEMO_WEBHOOK_TOKEN),
         "worker.poll_seconds": 0.1,
         "worker.retry_base_seconds": 0.2,
         "worker.retry_max_seconds": 2.0,

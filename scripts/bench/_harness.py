@@ -166,15 +166,12 @@ def events_url(connector_url: str) -> str:
 
 def write_config(path: Path, servicenow_url: str, bomgar_url: str, **overrides: Any) -> Path:
     """Write a connector YAML config for the emulators; dotted keys in ``overrides``."""
+    from connector.demo import emulator_settings
+
     values: dict[str, Any] = {
-        "servicenow.instance_url": servicenow_url,
-        "servicenow.username": "admin",
-        "servicenow.password": "admin",
-        "bomgar.appliance_url": bomgar_url,
-        "bomgar.client_id": "connector-client",
-        "bomgar.client_secret": "connector-secret",
-        "webhook.token": WEBHOOK_TOKEN,
-        "store.path": str(path.parent / "connector.db"),
+        **emulator_settings(
+            servicenow_url, bomgar_url, str(path.parent / "connector.db"), WEBHOOK_TOKEN
+        ),
         "worker.poll_seconds": 0.05,
         "worker.retry_base_seconds": 0.2,
         "worker.retry_max_seconds": 2.0,

@@ -36,20 +36,14 @@ def run_baseline(servicenow_url: str, bomgar_url: str, lsids: list[str]) -> dict
     import pysnow
 
     from connector import config as config_module
+    from connector.demo import emulator_settings
     from connector.services import Services
 
     cfg = config_module.validate(
         {},
         file="<baseline>",
         overrides={
-            "servicenow.instance_url": servicenow_url,
-            "servicenow.username": "admin",
-            "servicenow.password": "admin",
-            "bomgar.appliance_url": bomgar_url,
-            "bomgar.client_id": "connector-client",
-            "bomgar.client_secret": "connector-secret",
-            "webhook.token": h.WEBHOOK_TOKEN,
-            "store.path": ":memory:",
+            **emulator_settings(servicenow_url, bomgar_url, ":memory:", h.WEBHOOK_TOKEN),
             "bomgar.max_requests_per_second": 1000,
         },
     )
