@@ -1,7 +1,20 @@
 """Fault injection and request statistics shared by both emulators.
 
-Each emulator calls ``Faults.decide()`` at the start of a request (never for ``/_sim/`` paths)
-and renders an injected error in its own vendor's format; latency and timeouts are applied here.
+Each emulator calls ``Faults.decide()`` at the start of a request (never for ``/_sim/`` paths).
+A fault happens either *before* the request takes effect (nothing is written; the answer is an
+error, a reset connection or a late answer) or *after* it (the write is committed, then the answer
+is lost), as a real instance fails: a node restart or a proxy timeout after the transaction
+committed. Each emulator renders an injected error in its own vendor's format, applies a "before"
+fault instead of running the view and an "after" fault to the view's answer, and counts what it
+actually injected with ``Stats.fault()`` so a run can report what it survived.
+
+Before and after, per kind::
+
+    error    before: the status instead of the view          after: the view runs, then the status
+    drop     before: connection reset, nothing runs          after: the view runs, then a reset
+    timeout  before: held timeout_seconds, then the view     after: the view runs, the answer is
+             runs (the client has given up; the write lands         held timeout_seconds
+             late, as an instance finishes a transaction)
 """
 
 from __future__ import annotations
@@ -16,6 +29,10 @@ from typing import Any
 
 from flask import Request
 
+# The kinds and phases a Decision can carry, in the order their shares are laid on [0, 1).
+KINDS = ("timeout", "drop", "error")
+PHASES = ("before", "after")
+
 
 @dataclass
 class FaultSettings:
@@ -23,16 +40,20 @@ class FaultSettings:
 
     latency_ms: float = 0.0  # added to every request
     jitter_ms: float = 0.0  # plus a uniform random 0..jitter
-    error_rate: float = 0.0  # share of requests answered with a random status from error_statuses
+    error_rate: float = 0.0  # share answered with a status from error_statuses, nothing written
+    error_after_rate: float = 0.0  # share whose write is committed, then answered with the status
     error_statuses: tuple[int, ...] = (500, 503)
-    drop_rate: float = 0.0  # share of requests whose connection is closed without an answer
-    timeout_rate: float = 0.0  # share of requests answered only after timeout_seconds
+    drop_rate: float = 0.0  # share whose connection is reset, nothing written
+    drop_after_rate: float = 0.0  # share whose write is committed, then the connection is reset
+    timeout_rate: float = 0.0  # share held timeout_seconds before they run (they still run)
+    timeout_after_rate: float = 0.0  # share that run at once, their answer held timeout_seconds
     timeout_seconds: float = 65.0
     seed: int | None = None
 
     def update(self, changes: dict[str, Any]) -> None:
-        """Apply changes from the control API, rejecting unknown keys and bad types."""
+        """Apply changes from the control API, rejecting unknown keys and bad values."""
         known = {f.name: f for f in fields(self)}
+        staged = asdict(self)
         for name, value in changes.items():
             if name not in known:
                 raise ValueError(
@@ -41,6 +62,8 @@ class FaultSettings:
             current = getattr(self, name)
             if name == "error_statuses":
                 value = tuple(int(v) for v in value)
+                if not value:
+                    raise ValueError("error_statuses must name at least one status")
             elif name == "seed":
                 value = None if value is None else int(value)
             elif isinstance(current, float):
@@ -49,6 +72,11 @@ class FaultSettings:
                     raise ValueError(f"{name} must be between 0 and 1, got {value}")
                 if value < 0:
                     raise ValueError(f"{name} must not be negative, got {value}")
+            staged[name] = value
+        total = sum(staged[f"{kind}{suffix}"] for kind in KINDS for suffix in _SUFFIXES)
+        if total > 1.0 + 1e-9:
+            raise ValueError(f"the fault rates add up to {total:g}; at most 1 is possible")
+        for name, value in staged.items():
             setattr(self, name, value)
 
     def as_dict(self) -> dict[str, Any]:
@@ -58,16 +86,26 @@ class FaultSettings:
         return data
 
 
+_SUFFIXES = ("_rate", "_after_rate")
+
+
 @dataclass
 class Decision:
     """What to do to one request."""
 
-    action: str = "pass"  # "pass" | "error" | "drop"
+    action: str = "pass"  # "pass" | "error" | "drop" | "timeout"
+    phase: str = "before"  # "before" | "after": before the view runs, or to its answer
     status: int = 0
+    hold_seconds: float = 0.0  # for "timeout": how long the answer is held
+
+    @property
+    def after(self) -> bool:
+        """Tell whether the fault applies to the view's answer rather than replacing the view."""
+        return self.action != "pass" and self.phase == "after"
 
 
 class Faults:
-    """Decide per request whether to delay, fail or drop it."""
+    """Decide per request whether to delay, fail or drop it, before or after it takes effect."""
 
     def __init__(self, settings: FaultSettings | None = None) -> None:
         self.settings = settings or FaultSettings()
@@ -87,8 +125,18 @@ class Faults:
             self.settings = settings or FaultSettings()
             self._rng = random.Random(self.settings.seed)
 
+    def random(self) -> float:
+        """Draw a number in [0, 1) from the fault generator (seeded runs stay repeatable)."""
+        with self._lock:
+            return self._rng.random()
+
+    def choice(self, options: tuple[Any, ...] | list[Any]) -> Any:
+        """Pick one of ``options`` with the fault generator."""
+        with self._lock:
+            return self._rng.choice(options)
+
     def decide(self) -> Decision:
-        """Apply latency and timeouts, and say whether to answer normally, fail or drop."""
+        """Apply latency and a "before" timeout's hold; say which fault, if any, to inject."""
         s = self.settings
         with self._lock:
             delay = s.latency_ms / 1000.0
@@ -96,17 +144,24 @@ class Faults:
                 delay += self._rng.uniform(0, s.jitter_ms) / 1000.0
             roll = self._rng.random()
             status = self._rng.choice(s.error_statuses) if s.error_statuses else 500
-        if roll < s.timeout_rate:
-            delay += s.timeout_seconds
+        decision = Decision()
+        for kind in KINDS:
+            for phase, suffix in zip(PHASES, _SUFFIXES, strict=True):
+                share = getattr(s, f"{kind}{suffix}")
+                if roll < share:
+                    decision = Decision(kind, phase, status if kind == "error" else 0)
+                    break
+                roll -= share
+            if decision.action != "pass":
+                break
+        if decision.action == "timeout":
+            if decision.phase == "before":
+                delay += s.timeout_seconds
+            else:
+                decision.hold_seconds = s.timeout_seconds
         if delay > 0:
             time.sleep(delay)
-        roll -= s.timeout_rate
-        if 0 <= roll < s.drop_rate:
-            return Decision("drop")
-        roll -= s.drop_rate
-        if 0 <= roll < s.error_rate:
-            return Decision("error", status)
-        return Decision()
+        return decision
 
 
 def drop_connection(request: Request) -> None:
@@ -124,24 +179,42 @@ def drop_connection(request: Request) -> None:
 
 
 class Stats:
-    """Count requests per method and endpoint label, thread-safely."""
+    """Count requests per method and endpoint label, and the faults injected, thread-safely."""
 
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
+        self._faults: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
 
     def count(self, method: str, label: str) -> None:
         """Count one request."""
+        self._bump(f"{method} {label}")
+
+    def _bump(self, key: str) -> None:
         with self._lock:
-            self._counts[f"{method} {label}"] += 1
+            self._counts[key] += 1
+
+    def fault(self, kind: str, phase: str, n: int = 1) -> None:
+        """Count a fault that was really injected (kind such as "error", phase "before"/"after")."""
+        with self._lock:
+            self._faults[(kind, phase)] += n
 
     def snapshot(self) -> dict[str, Any]:
-        """Return the counts and their total."""
+        """Return the counts, their total and the injected faults by kind and phase."""
         with self._lock:
             counts = dict(sorted(self._counts.items()))
-        return {"total": sum(counts.values()), "requests": counts}
+            faults: dict[str, dict[str, int]] = {}
+            for (kind, phase), n in sorted(self._faults.items()):
+                faults.setdefault(kind, {})[phase] = n
+        return {
+            "total": sum(counts.values()),
+            "requests": counts,
+            "faults": faults,
+            "faults_total": sum(sum(v.values()) for v in faults.values()),
+        }
 
     def reset(self) -> None:
         """Forget every count."""
         with self._lock:
             self._counts.clear()
+            self._faults.clear()

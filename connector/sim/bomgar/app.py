@@ -13,11 +13,11 @@ import time
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 
 from connector.sim.bomgar import render
 from connector.sim.bomgar.state import Account, SimError, SimSession, SimState, iso_utc
-from connector.sim.faults import drop_connection
+from connector.sim.faults import Decision, drop_connection
 
 appliance = Blueprint("bomgar_appliance", __name__)
 
@@ -45,21 +45,25 @@ def install_hooks(app: Flask) -> None:
     def _faults() -> Response | None:
         if request.path.startswith("/_sim/"):
             return None
-        decision = state().faults.decide()
-        if decision.action == "drop":
-            drop_connection(request)
-            return Response("", status=500)
-        if decision.action == "error":
-            return Response(
-                f"<html><body><h1>{decision.status} Error</h1></body></html>",
-                status=decision.status,
-                mimetype="text/html",
-            )
-        return None
+        st = state()
+        decision = st.faults.decide()
+        if decision.after:
+            g.after_fault = decision  # applied to the answer once the request has taken effect
+            return None
+        if decision.action != "pass":
+            st.stats.fault(decision.action, "before")
+        return _fault_answer(decision)
 
     @app.after_request
     def _malformed(response: Response) -> Response:
         st = state()
+        fault = g.pop("after_fault", None)
+        if fault is not None:
+            st.stats.fault(fault.action, "after")
+            if fault.action == "timeout":
+                time.sleep(fault.hold_seconds)
+            else:
+                return _fault_answer(fault) or response
         if (
             st.malformed_rate > 0
             and not request.path.startswith("/_sim/")
@@ -68,8 +72,23 @@ def install_hooks(app: Flask) -> None:
         ):
             body = response.get_data()
             # Cut mid-document: an unclosed root, as a truncated or corrupted reply would be.
+            st.stats.fault("malformed", "after")
             response.set_data(body[: max(1, len(body) // 2)] + b"<")
         return response
+
+
+def _fault_answer(decision: Decision) -> Response | None:
+    """Render an injected drop or error as the appliance's web server would (an HTML page)."""
+    if decision.action == "drop":
+        drop_connection(request)
+        return Response("", status=500)
+    if decision.action == "error":
+        return Response(
+            f"<html><body><h1>{decision.status} Error</h1></body></html>",
+            status=decision.status,
+            mimetype="text/html",
+        )
+    return None
 
 
 # --------------------------------------------------------------------------- XML helpers

@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import yaml
 
 from connector.sim.bomgar.delivery import EventDelivery
 from connector.sim.bomgar.options import SimOptions
-from connector.sim.faults import Faults, FaultSettings
+from connector.sim.faults import Faults, FaultSettings, Stats
 
 log = logging.getLogger(__name__)
 
@@ -192,28 +192,12 @@ class RateLimiter:
             self._hits.clear()
 
 
-class EndpointStats:
-    """Count requests per endpoint label (e.g. ``api/reporting SupportSession``)."""
+class EndpointStats(Stats):
+    """Count requests per endpoint label (e.g. ``api/reporting SupportSession``) and faults."""
 
-    def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def count(self, label: str) -> None:
+    def count(self, label: str) -> None:  # type: ignore[override]
         """Count one request."""
-        with self._lock:
-            self._counts[label] += 1
-
-    def snapshot(self) -> dict[str, Any]:
-        """Return the counts and their total."""
-        with self._lock:
-            counts = dict(sorted(self._counts.items()))
-        return {"total": sum(counts.values()), "requests": counts}
-
-    def reset(self) -> None:
-        """Forget every count."""
-        with self._lock:
-            self._counts.clear()
+        self._bump(label)
 
 
 # --------------------------------------------------------------------------- sessions

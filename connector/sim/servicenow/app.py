@@ -360,24 +360,32 @@ def table_record(table_name: str, sys_id: str, version: str | None) -> Response:
 
 @instance.route("/api/now/v1/batch", methods=["POST"])
 def batch() -> Response:
-    """Run several REST requests in one call."""
+    """Run several REST requests in one call, one after another, each answered on its own."""
     body = read_body()
     if not isinstance(body, dict) or not isinstance(body.get("rest_requests"), list):
         raise ApiError(400, "Exception while reading request", "rest_requests is required")
     st = state()
-    cutoff = st.instance_faults.batch_unserviced_after
+    items = body["rest_requests"]
+    cutoff = st.instance_faults.batch_unserviced_after or len(items)
+    budget_out_at = st.batch_cutoff(len(items))
+    if budget_out_at is not None:
+        st.stats.fault("batch_cutoff", "before")
+        cutoff = min(cutoff, budget_out_at)
     client = current_app.test_client()
     serviced: list[dict[str, Any]] = []
     unserviced: list[str] = []
     started = time.monotonic()
-    for index, item in enumerate(body["rest_requests"]):
+    for index, item in enumerate(items):
         item_id = str(item.get("id", index)) if isinstance(item, dict) else str(index)
-        if (
-            not isinstance(item, dict)
-            or (cutoff and index >= cutoff)
-            or time.monotonic() - started > 30
-        ):
+        # The batch's time budget (30 s on an instance): items not reached stay unserviced.
+        if not isinstance(item, dict) or index >= cutoff or time.monotonic() - started > 30:
             unserviced.append(item_id)
+            continue
+        method = str(item.get("method") or "GET").upper()
+        fault = st.batch_item_fault()
+        if fault is not None and fault[0] == "before":
+            st.stats.fault("batch_item_error", "before")
+            serviced.append(_serviced(item_id, _fault_reply(fault[1], method), item, 0))
             continue
         headers = {
             h["name"]: h["value"]
@@ -403,31 +411,17 @@ def batch() -> Response:
         t0 = time.monotonic()
         reply = client.open(
             str(item.get("url") or ""),
-            method=str(item.get("method") or "GET").upper(),
+            method=method,
             headers=headers,
             data=data,
             base_url=request.host_url,
             environ_overrides={"sn.batch": True, "sn.actor": g.actor},
         )
-        out_headers = (
-            []
-            if item.get("exclude_response_headers")
-            else [
-                {"name": k, "value": v}
-                for k, v in reply.headers.items()
-                if k.lower() != "set-cookie"
-            ]
-        )
-        serviced.append(
-            {
-                "id": item_id,
-                "status_code": reply.status_code,
-                "status_text": http.HTTPStatus(reply.status_code).phrase,
-                "headers": out_headers,
-                "body": base64.b64encode(reply.get_data()).decode("ascii"),
-                "execution_time": int((time.monotonic() - t0) * 1000),
-            }
-        )
+        if fault is not None:
+            # The item ran and committed; its answer is lost to a cancelled transaction.
+            st.stats.fault("batch_item_error", "after")
+            reply = _fault_reply(fault[1], method)
+        serviced.append(_serviced(item_id, reply, item, int((time.monotonic() - t0) * 1000)))
     return json_response(
         {
             "batch_request_id": str(body.get("batch_request_id", "")),
@@ -435,6 +429,25 @@ def batch() -> Response:
             "unserviced_requests": unserviced,
         }
     )
+
+
+def _serviced(item_id: str, reply: Any, item: dict[str, Any], elapsed_ms: int) -> dict[str, Any]:
+    """Render one serviced_requests entry from an item's answer."""
+    out_headers = (
+        []
+        if item.get("exclude_response_headers")
+        else [
+            {"name": k, "value": v} for k, v in reply.headers.items() if k.lower() != "set-cookie"
+        ]
+    )
+    return {
+        "id": item_id,
+        "status_code": reply.status_code,
+        "status_text": http.HTTPStatus(reply.status_code).phrase,
+        "headers": out_headers,
+        "body": base64.b64encode(reply.get_data()).decode("ascii"),
+        "execution_time": elapsed_ms,
+    }
 
 
 # ====================================================================== Attachment API
@@ -979,11 +992,13 @@ def install_hooks(app: Flask) -> None:
             )
         g.slot = True
         decision = st.faults.decide()
-        if decision.action == "drop":
-            drop_connection(request)
-            return Response(b"", status=500)
-        if decision.action == "error":
-            return _fault_reply(decision.status)
+        if decision.action != "pass" and not decision.after:
+            st.stats.fault(decision.action, "before")
+            if decision.action == "drop":
+                drop_connection(request)
+                return Response(b"", status=500)
+            if decision.action == "error":
+                return _fault_reply(decision.status, request.method)
         length = request.content_length
         limit = st.options.max_body_bytes
         if length is not None and length > limit:
@@ -1015,12 +1030,25 @@ def install_hooks(app: Flask) -> None:
                     f"Rate limit of {limit_n} requests per hour for {api_name(path)} exceeded",
                     {"Retry-After": str(retry)},
                 )
+        if decision.after:
+            g.after_fault = decision  # applied to the answer once the request has taken effect
         return None
 
     @app.after_request
     def _after(response: Response) -> Response:
         if request.path.startswith("/_sim/"):
             return response
+        # Batch items run nested in the batch's app context: only the outer request is faulted.
+        fault = None if request.environ.get("sn.batch") else g.pop("after_fault", None)
+        if fault is not None:
+            state().stats.fault(fault.action, "after")
+            if fault.action == "drop":
+                drop_connection(request)
+                return Response(b"", status=500)
+            if fault.action == "error":
+                response = _fault_reply(fault.status, request.method)
+            else:
+                time.sleep(fault.hold_seconds)
         response.headers["Server"] = "ServiceNow"
         response.headers["X-Is-Logged-In"] = "true" if g.get("actor") else "false"
         response.headers["X-Transaction-ID"] = secrets.token_hex(6)
@@ -1044,6 +1072,9 @@ def install_hooks(app: Flask) -> None:
 
     @app.teardown_request
     def _release(exc: BaseException | None) -> None:
+        # Batch items share the batch's app context (and g): the slot is the outer request's.
+        if request.environ.get("sn.batch"):
+            return
         if g.pop("slot", False):
             state().leave()
 
@@ -1073,7 +1104,11 @@ def install_hooks(app: Flask) -> None:
         return error_response(code, exc.name, exc.description)
 
 
-def _fault_reply(status: int) -> Response:
+_ACL_VERB = {"POST": "Insert", "PUT": "Update", "PATCH": "Update", "DELETE": "Delete"}
+
+
+def _fault_reply(status: int, method: str = "GET") -> Response:
+    """Render an injected failure as the instance answers it (bodies from its documented errors)."""
     if status == 500:
         detail = (
             "Transaction cancelled: maximum execution time exceeded Check logs for error trace "
@@ -1086,6 +1121,15 @@ def _fault_reply(status: int) -> Response:
         return error_response(
             429, "Rate limit exceeded", "Rate limit exceeded", {"Retry-After": "1"}
         )
+    if status == 403:
+        verb = _ACL_VERB.get(method.upper())
+        if verb is None:
+            return error_response(403, "User Not Authorized", "Failed API level ACL Validation")
+        return error_response(
+            403, "Operation Failed", f"ACL Exception {verb} Failed due to security constraints"
+        )
+    if status == 400:
+        return error_response(400, "Exception while reading request", "Cannot decode: injected")
     phrase = (
         http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else "Error"
     )

@@ -48,10 +48,49 @@ import click
 @click.option(
     "--hourly-limit", default=0, type=int, help="429 beyond N requests per hour (0: off)."
 )
-@click.option("--error-rate", default=0.0, type=float, help="Share of requests answered 500/503.")
-@click.option("--drop-rate", default=0.0, type=float, help="Share of connections reset.")
 @click.option(
-    "--timeout-rate", default=0.0, type=float, help="Share of requests answered after 65 s."
+    "--error-rate", default=0.0, type=float, help="Share answered 500/503 before taking effect."
+)
+@click.option(
+    "--error-after-rate",
+    default=0.0,
+    type=float,
+    help="Share that take effect (writes commit), then are answered 500/503.",
+)
+@click.option("--drop-rate", default=0.0, type=float, help="Share reset before taking effect.")
+@click.option("--drop-after-rate", default=0.0, type=float, help="Share reset after taking effect.")
+@click.option(
+    "--timeout-rate",
+    default=0.0,
+    type=float,
+    help="Share held --timeout-seconds before they run (the write lands late).",
+)
+@click.option(
+    "--timeout-after-rate",
+    default=0.0,
+    type=float,
+    help="Share that run at once, their answer held --timeout-seconds.",
+)
+@click.option(
+    "--timeout-seconds", default=65.0, show_default=True, type=float, help="Hold of a timeout."
+)
+@click.option(
+    "--batch-item-error-rate",
+    default=0.0,
+    type=float,
+    help="Share of Batch API items answered 429/500 on their own, not run.",
+)
+@click.option(
+    "--batch-item-error-after-rate",
+    default=0.0,
+    type=float,
+    help="Share of Batch API items that commit, then are answered 500.",
+)
+@click.option(
+    "--batch-cutoff-rate",
+    default=0.0,
+    type=float,
+    help="Share of batches whose time budget runs out mid-way (the rest unserviced).",
 )
 @click.option("--threads", default=16, show_default=True, type=int, help="gunicorn threads.")
 def command(
@@ -71,8 +110,15 @@ def command(
     max_concurrent: int,
     hourly_limit: int,
     error_rate: float,
+    error_after_rate: float,
     drop_rate: float,
+    drop_after_rate: float,
     timeout_rate: float,
+    timeout_after_rate: float,
+    timeout_seconds: float,
+    batch_item_error_rate: float,
+    batch_item_error_after_rate: float,
+    batch_cutoff_rate: float,
     threads: int,
 ) -> None:
     """Run the ServiceNow instance emulator."""
@@ -95,8 +141,15 @@ def command(
             "max_concurrent": max_concurrent,
             "hourly_limit": hourly_limit,
             "error_rate": error_rate,
+            "error_after_rate": error_after_rate,
             "drop_rate": drop_rate,
+            "drop_after_rate": drop_after_rate,
             "timeout_rate": timeout_rate,
+            "timeout_after_rate": timeout_after_rate,
+            "timeout_seconds": timeout_seconds,
+            "batch_item_error_rate": batch_item_error_rate,
+            "batch_item_error_after_rate": batch_item_error_after_rate,
+            "batch_cutoff_rate": batch_cutoff_rate,
         },
     }
     try:

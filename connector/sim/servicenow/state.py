@@ -23,23 +23,48 @@ class InstanceFaults:
 
     max_concurrent: int = 0  # requests in progress beyond this get 429 (semaphore exhaustion)
     hourly_limit: int = 0  # requests per clock hour before 429 with Retry-After (rate-limit rule)
-    batch_unserviced_after: int = (
-        0  # serve only this many items per batch, list the rest unserviced
-    )
+    # Serve only this many items per batch, list the rest unserviced.
+    batch_unserviced_after: int = 0
+    # Share of batches whose time budget runs out at a random item: it and the rest go unserviced.
+    batch_cutoff_rate: float = 0.0
+    # Share of batch items answered with a status from batch_item_error_statuses, not run.
+    batch_item_error_rate: float = 0.0
+    # Share of batch items that run and commit, then are answered 500 (a cancelled transaction).
+    batch_item_error_after_rate: float = 0.0
+    batch_item_error_statuses: tuple[int, ...] = (429, 500)
     invalid_query_returns_no_rows: bool = False  # glide.invalid_query.returns_no_rows
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply changes from the control API, rejecting bad values."""
+        staged = asdict(self)
         for name, value in changes.items():
-            if name == "invalid_query_returns_no_rows":
+            current = staged[name]
+            if isinstance(current, bool):
                 if not isinstance(value, bool):
                     raise ValueError(f"{name} must be true or false, got {value!r}")
-                setattr(self, name, value)
-                continue
-            number = int(value)
-            if number < 0:
-                raise ValueError(f"{name} must not be negative, got {value!r}")
-            setattr(self, name, number)
+            elif isinstance(current, tuple):
+                value = tuple(int(v) for v in value)
+                if not value or any(v < 400 or v > 599 for v in value):
+                    raise ValueError(f"{name} must list error statuses (400-599), got {value!r}")
+            elif isinstance(current, float):
+                value = float(value)
+                if not 0.0 <= value <= 1.0:
+                    raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+            else:
+                value = int(value)
+                if value < 0:
+                    raise ValueError(f"{name} must not be negative, got {value!r}")
+            staged[name] = value
+        if staged["batch_item_error_rate"] + staged["batch_item_error_after_rate"] > 1.0:
+            raise ValueError("the batch item error rates add up to more than 1")
+        for name, value in staged.items():
+            setattr(self, name, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the settings as JSON-ready data."""
+        data = asdict(self)
+        data["batch_item_error_statuses"] = list(self.batch_item_error_statuses)
+        return data
 
 
 INSTANCE_FAULT_NAMES = {f.name for f in fields(InstanceFaults)}
@@ -130,7 +155,7 @@ class SimState:
 
     def fault_settings(self) -> dict[str, Any]:
         """Return both kinds of fault settings as one dict."""
-        return self.faults.settings.as_dict() | asdict(self.instance_faults)
+        return self.faults.settings.as_dict() | self.instance_faults.as_dict()
 
     def configure_faults(self, changes: dict[str, Any]) -> None:
         """Change faults at run time; all-or-nothing on a bad value."""
@@ -161,6 +186,25 @@ class SimState:
             self.sessions.clear()
             self.basic_cache.clear()
             self._actors.clear()
+
+    def batch_cutoff(self, items: int) -> int | None:
+        """Return the index at which this batch's time budget runs out, or None when it does not."""
+        rate = self.instance_faults.batch_cutoff_rate
+        if not rate or items < 1 or self.faults.random() >= rate:
+            return None
+        return int(self.faults.random() * items)
+
+    def batch_item_fault(self) -> tuple[str, int] | None:
+        """Decide one batch item's fault: ("before", status), ("after", 500) or None."""
+        f = self.instance_faults
+        if not (f.batch_item_error_rate or f.batch_item_error_after_rate):
+            return None
+        roll = self.faults.random()
+        if roll < f.batch_item_error_rate:
+            return "before", self.faults.choice(f.batch_item_error_statuses)
+        if roll < f.batch_item_error_rate + f.batch_item_error_after_rate:
+            return "after", 500
+        return None
 
     # ------------------------------------------------------------------ limits
 
