@@ -20,6 +20,7 @@ Before and after, per kind::
 from __future__ import annotations
 
 import random
+import re
 import socket
 import threading
 import time
@@ -93,15 +94,60 @@ _SUFFIXES = ("_rate", "_after_rate")
 class Decision:
     """What to do to one request."""
 
-    action: str = "pass"  # "pass" | "error" | "drop" | "timeout"
+    action: str = "pass"  # "pass" | "error" | "drop" | "timeout" | "empty"
     phase: str = "before"  # "before" | "after": before the view runs, or to its answer
     status: int = 0
     hold_seconds: float = 0.0  # for "timeout": how long the answer is held
+    retry_after: int | None = None  # for a scripted 429/503: the Retry-After it carries
 
     @property
     def after(self) -> bool:
         """Tell whether the fault applies to the view's answer rather than replacing the view."""
         return self.action != "pass" and self.phase == "after"
+
+
+@dataclass
+class ScriptedFault:
+    """A fault for the next requests whose "METHOD label" matches: deterministic tests use these."""
+
+    match: (
+        str  # regular expression searched in "METHOD /path/{sys_id}" ("batch METHOD …" for items)
+    )
+    fault: (
+        str  # "error" | "drop" | "timeout" | "empty" (the answer keeps its status, loses its body)
+    )
+    phase: str = "before"
+    status: int = 500
+    times: int = 1
+    hold_seconds: float = 0.0
+    retry_after: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScriptedFault:
+        """Build a rule from the control API's JSON, refusing what cannot be injected."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown scripted fault key(s): {', '.join(sorted(unknown))}")
+        rule = cls(**data)
+        re.compile(rule.match)
+        if rule.fault not in (*KINDS, "empty"):
+            raise ValueError(f"fault must be one of {', '.join((*KINDS, 'empty'))}")
+        if rule.phase not in PHASES or (rule.fault == "empty" and rule.phase != "after"):
+            raise ValueError("phase must be before or after (empty answers are always after)")
+        if rule.times < 1:
+            raise ValueError("times must be at least 1")
+        return rule
+
+    def decision(self) -> Decision:
+        """Turn the rule into a Decision for one request."""
+        return Decision(
+            self.fault,
+            self.phase,
+            self.status if self.fault == "error" else 0,
+            self.hold_seconds,
+            self.retry_after,
+        )
 
 
 class Faults:
@@ -111,6 +157,34 @@ class Faults:
         self.settings = settings or FaultSettings()
         self._rng = random.Random(self.settings.seed)
         self._lock = threading.Lock()
+        self._script: list[ScriptedFault] = []
+
+    def script(self, rules: list[dict[str, Any]]) -> None:
+        """Queue scripted faults (all or none: a bad rule raises ValueError)."""
+        parsed = [ScriptedFault.from_dict(dict(r)) for r in rules]
+        with self._lock:
+            self._script.extend(parsed)
+
+    def scripted(self) -> list[dict[str, Any]]:
+        """Return the scripted faults still waiting, with how many times each is left."""
+        with self._lock:
+            return [asdict(r) for r in self._script]
+
+    def clear_script(self) -> None:
+        """Forget every scripted fault."""
+        with self._lock:
+            self._script.clear()
+
+    def take_scripted(self, label: str) -> Decision | None:
+        """Consume the first scripted fault matching ``label``, if any."""
+        with self._lock:
+            for rule in self._script:
+                if re.search(rule.match, label):
+                    rule.times -= 1
+                    if rule.times <= 0:
+                        self._script.remove(rule)
+                    return rule.decision()
+        return None
 
     def configure(self, changes: dict[str, Any]) -> None:
         """Change settings at run time."""
@@ -120,10 +194,11 @@ class Faults:
                 self._rng = random.Random(self.settings.seed)
 
     def reset(self, settings: FaultSettings | None = None) -> None:
-        """Turn every fault off (or to the given settings)."""
+        """Turn every fault off (or to the given settings) and forget scripted faults."""
         with self._lock:
             self.settings = settings or FaultSettings()
             self._rng = random.Random(self.settings.seed)
+            self._script.clear()
 
     def random(self) -> float:
         """Draw a number in [0, 1) from the fault generator (seeded runs stay repeatable)."""
@@ -135,9 +210,20 @@ class Faults:
         with self._lock:
             return self._rng.choice(options)
 
-    def decide(self) -> Decision:
-        """Apply latency and a "before" timeout's hold; say which fault, if any, to inject."""
+    def decide(self, label: str = "") -> Decision:
+        """Apply latency and a "before" timeout's hold; say which fault, if any, to inject.
+
+        A scripted fault matching ``label`` ("METHOD /path") wins over the random shares.
+        """
         s = self.settings
+        scripted = self.take_scripted(label) if self._script else None
+        if scripted is not None:
+            delay = s.latency_ms / 1000.0
+            if scripted.action == "timeout" and scripted.phase == "before":
+                delay += scripted.hold_seconds
+            if delay > 0:
+                time.sleep(delay)
+            return scripted
         with self._lock:
             delay = s.latency_ms / 1000.0
             if s.jitter_ms:

@@ -12,12 +12,12 @@ import re
 import secrets
 import time
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from connector.sim.faults import drop_connection
+from connector.sim.faults import Decision, drop_connection
 from connector.sim.servicenow import query as q
 from connector.sim.servicenow.render import Renderer, resolve_fields
 from connector.sim.servicenow.schema import Table
@@ -382,10 +382,12 @@ def batch() -> Response:
             unserviced.append(item_id)
             continue
         method = str(item.get("method") or "GET").upper()
-        fault = st.batch_item_fault()
-        if fault is not None and fault[0] == "before":
-            st.stats.fault("batch_item_error", "before")
-            serviced.append(_serviced(item_id, _fault_reply(fault[1], method), item, 0))
+        url = str(item.get("url") or "")
+        fault = st.batch_item_fault(f"batch {method} {path_label(urlsplit(url).path)}")
+        if fault is not None and not fault.after:
+            st.stats.fault(f"batch_item_{fault.action}", "before")
+            reply = _fault_reply(fault.status, method, fault.retry_after)
+            serviced.append(_serviced(item_id, reply, item, 0))
             continue
         headers = {
             h["name"]: h["value"]
@@ -410,7 +412,7 @@ def batch() -> Response:
             continue
         t0 = time.monotonic()
         reply = client.open(
-            str(item.get("url") or ""),
+            url,
             method=method,
             headers=headers,
             data=data,
@@ -419,8 +421,8 @@ def batch() -> Response:
         )
         if fault is not None:
             # The item ran and committed; its answer is lost to a cancelled transaction.
-            st.stats.fault("batch_item_error", "after")
-            reply = _fault_reply(fault[1], method)
+            st.stats.fault(f"batch_item_{fault.action}", "after")
+            reply = _after_fault_reply(fault, reply, method)
         serviced.append(_serviced(item_id, reply, item, int((time.monotonic() - t0) * 1000)))
     return json_response(
         {
@@ -910,6 +912,25 @@ def sim_faults() -> Response:
     return json_response(st.fault_settings())
 
 
+@control.route("/faults/script", methods=["GET", "POST", "DELETE"])
+def sim_fault_script() -> Response:
+    """Read, add to or clear the scripted faults (deterministic faults for named requests)."""
+    st = state()
+    if request.method == "DELETE":
+        st.faults.clear_script()
+    elif request.method == "POST":
+        rules = request.get_json(silent=True)
+        if isinstance(rules, dict):
+            rules = [rules]
+        if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+            return json_response({"error": "send a rule object or a list of them"}, 400)
+        try:
+            st.faults.script(rules)
+        except (ValueError, TypeError, re.error) as exc:
+            return json_response({"error": str(exc)}, 400)
+    return json_response({"rules": st.faults.scripted()})
+
+
 @control.route("/stats", methods=["GET"])
 def sim_stats() -> Response:
     """Return request counts per method and path pattern."""
@@ -991,14 +1012,14 @@ def install_hooks(app: Flask) -> None:
                 {"Retry-After": "1"},
             )
         g.slot = True
-        decision = st.faults.decide()
+        decision = st.faults.decide(f"{request.method} {path_label(path)}")
         if decision.action != "pass" and not decision.after:
             st.stats.fault(decision.action, "before")
             if decision.action == "drop":
                 drop_connection(request)
                 return Response(b"", status=500)
             if decision.action == "error":
-                return _fault_reply(decision.status, request.method)
+                return _fault_reply(decision.status, request.method, decision.retry_after)
         length = request.content_length
         limit = st.options.max_body_bytes
         if length is not None and length > limit:
@@ -1045,10 +1066,10 @@ def install_hooks(app: Flask) -> None:
             if fault.action == "drop":
                 drop_connection(request)
                 return Response(b"", status=500)
-            if fault.action == "error":
-                response = _fault_reply(fault.status, request.method)
-            else:
+            if fault.action == "timeout":
                 time.sleep(fault.hold_seconds)
+            else:
+                response = _after_fault_reply(fault, response, request.method)
         response.headers["Server"] = "ServiceNow"
         response.headers["X-Is-Logged-In"] = "true" if g.get("actor") else "false"
         response.headers["X-Transaction-ID"] = secrets.token_hex(6)
@@ -1107,8 +1128,19 @@ def install_hooks(app: Flask) -> None:
 _ACL_VERB = {"POST": "Insert", "PUT": "Update", "PATCH": "Update", "DELETE": "Delete"}
 
 
-def _fault_reply(status: int, method: str = "GET") -> Response:
+def _after_fault_reply(fault: Decision, reply: Any, method: str) -> Response:
+    """Replace the answer of a request that took effect: an error, or its status with no body."""
+    if fault.action == "empty":
+        return Response(b"", status=reply.status_code, content_type=JSON_TYPE)
+    return _fault_reply(fault.status, method, fault.retry_after)
+
+
+def _fault_reply(status: int, method: str = "GET", retry_after: int | None = None) -> Response:
     """Render an injected failure as the instance answers it (bodies from its documented errors)."""
+    if retry_after is not None and status in (429, 503):
+        response = _fault_reply(status, method)
+        response.headers["Retry-After"] = str(retry_after)
+        return response
     if status == 500:
         detail = (
             "Transaction cancelled: maximum execution time exceeded Check logs for error trace "

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from connector.sim.faults import Faults, FaultSettings, Stats
+from connector.sim.faults import Decision, Faults, FaultSettings, Stats
 from connector.sim.servicenow.schema import Schema
 from connector.sim.servicenow.store import Actor, Store
 
@@ -194,16 +194,19 @@ class SimState:
             return None
         return int(self.faults.random() * items)
 
-    def batch_item_fault(self) -> tuple[str, int] | None:
-        """Decide one batch item's fault: ("before", status), ("after", 500) or None."""
+    def batch_item_fault(self, label: str) -> Decision | None:
+        """Decide one batch item's fault (a scripted one for ``label`` first), or None."""
+        scripted = self.faults.take_scripted(label)
+        if scripted is not None:
+            return scripted
         f = self.instance_faults
         if not (f.batch_item_error_rate or f.batch_item_error_after_rate):
             return None
         roll = self.faults.random()
         if roll < f.batch_item_error_rate:
-            return "before", self.faults.choice(f.batch_item_error_statuses)
+            return Decision("error", "before", self.faults.choice(f.batch_item_error_statuses))
         if roll < f.batch_item_error_rate + f.batch_item_error_after_rate:
-            return "after", 500
+            return Decision("error", "after", 500)
         return None
 
     # ------------------------------------------------------------------ limits

@@ -204,3 +204,74 @@ def test_a_batch_holds_its_concurrency_slot_until_it_is_answered(sim: Sim) -> No
     assert r.status_code == 200
     assert seen == [1, 1, 1]
     assert sim.state.in_flight == 0
+
+
+def script(sim: Sim, *rules: dict[str, object]) -> requests.Response:
+    """Queue scripted faults through the control API."""
+    return requests.post(f"{sim.url}/_sim/faults/script", json=list(rules), timeout=10)
+
+
+def test_scripted_fault_hits_only_the_named_request_and_only_as_often_as_asked(sim: Sim) -> None:
+    """A scripted after-fault fails the next matching request once; other requests pass."""
+    assert (
+        script(
+            sim,
+            {
+                "match": "^POST /api/now/table/incident$",
+                "fault": "error",
+                "phase": "after",
+                "status": 503,
+                "times": 1,
+            },
+        ).status_code
+        == 200
+    )
+    assert sim.get(f"/api/now/table/incident/{INC1}").status_code == 200
+    first = sim.call("POST", "/api/now/table/incident", json={"short_description": "sc-1"})
+    second = sim.call("POST", "/api/now/table/incident", json={"short_description": "sc-2"})
+    assert (first.status_code, second.status_code) == (503, 201)
+    assert len(incidents(sim, "sc-1")) == 1 and len(incidents(sim, "sc-2")) == 1
+    assert requests.get(f"{sim.url}/_sim/faults/script", timeout=10).json() == {"rules": []}
+
+
+def test_scripted_faults_reach_batch_items_with_their_own_retry_after(sim: Sim) -> None:
+    """A rule on "batch POST …" fails one item of a batch; a 429 carries the asked Retry-After."""
+    script(
+        sim,
+        {
+            "match": "^batch POST /api/now/table/incident$",
+            "fault": "error",
+            "status": 429,
+            "retry_after": 7,
+        },
+    )
+    items = sim.call("POST", "/api/now/v1/batch", json=batch_body("si-1", "si-2")).json()[
+        "serviced_requests"
+    ]
+    assert [i["status_code"] for i in items] == [429, 201]
+    assert {"name": "Retry-After", "value": "7"} in items[0]["headers"]
+    assert incidents(sim, "si-1") == [] and len(incidents(sim, "si-2")) == 1
+
+
+def test_scripted_empty_answer_keeps_the_status_and_drops_the_body(sim: Sim) -> None:
+    """An "empty" fault commits the write and answers its status with no body."""
+    script(sim, {"match": "^batch POST", "fault": "empty", "phase": "after"})
+    items = sim.call("POST", "/api/now/v1/batch", json=batch_body("em-1")).json()[
+        "serviced_requests"
+    ]
+    assert items[0]["status_code"] == 201 and items[0]["body"] == ""
+    assert len(incidents(sim, "em-1")) == 1
+
+
+def test_bad_scripted_faults_are_refused(sim: Sim) -> None:
+    """Unknown keys, kinds, phases and bad patterns are refused and nothing is queued."""
+    for rule in (
+        {"match": "x", "fault": "explode"},
+        {"match": "x", "fault": "error", "phase": "during"},
+        {"match": "x", "fault": "empty", "phase": "before"},
+        {"match": "(", "fault": "error"},
+        {"match": "x", "fault": "error", "bogus": 1},
+        {"match": "x", "fault": "error", "times": 0},
+    ):
+        assert script(sim, rule).status_code == 400, rule
+    assert requests.get(f"{sim.url}/_sim/faults/script", timeout=10).json() == {"rules": []}
