@@ -3,8 +3,11 @@
 Every outbound event is committed (WAL, synchronous=FULL) before the webhook answers 200.
 Each session has one row in ``jobs``; events only move that row, so duplicates collapse.
 A job is claimed with a conditional UPDATE inside ``BEGIN IMMEDIATE`` so two workers never
-hold the same session, and a claim names its owner (host:pid) so a killed worker's sessions
-are released at once instead of waiting for the lease to run out.
+hold the same session. Every claim has its own owner token (``host:pid:claim``), so two threads
+of one process never mistake each other's claims, and a killed worker's sessions are released as
+soon as its process is seen gone instead of waiting for the lease to run out. A claim's lease is
+renewed while its pass lives; a lapsed lease is taken over only after ``settle`` seconds more,
+because a write its holder started may still be running on the instance.
 
 Job states::
 
@@ -24,6 +27,7 @@ import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,6 +102,7 @@ class Job:
     reason: str
     external_key: str
     queued_at: float
+    owner: str = ""  # the claim's token; settling needs it
 
 
 @dataclass(frozen=True)
@@ -119,8 +124,16 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def claim_token() -> str:
+    """Name one claim: this process plus a random part, unique per claim."""
+    return f"{owner_id()}:{uuid.uuid4().hex[:12]}"
+
+
 def _owner_alive(owner: str) -> bool:
-    host, _, pid = owner.rpartition(":")
+    parts = owner.split(":")
+    if len(parts) < 2:
+        return True
+    host, pid = parts[0], parts[1]
     if host != socket.gethostname():
         return True  # another machine's worker: only its lease can tell
     try:
@@ -284,16 +297,26 @@ class Store:
     # -- claiming and finishing ------------------------------------------------------------
 
     def claim(
-        self, owner: str, limit: int, lease_seconds: float, *, now: float | None = None
+        self,
+        owner: str,
+        limit: int,
+        lease_seconds: float,
+        *,
+        now: float | None = None,
+        settle: float = 0.0,
     ) -> list[Job]:
-        """Take up to ``limit`` ready jobs for ``owner``."""
+        """Take up to ``limit`` ready jobs for the claim token ``owner``.
+
+        A running job whose lease lapsed is taken over only ``settle`` seconds after it lapsed:
+        its holder may have a write in flight that the instance is still running.
+        """
         now = time.time() if now is None else now
         with self._tx() as db:
             rows = db.execute(
                 "SELECT lsid, generation, attempts, reason, external_key, queued_at FROM jobs"
                 " WHERE (state='pending' AND not_before<=?) OR (state='running' AND lease_until<?)"
                 " ORDER BY not_before LIMIT ?",
-                (now, now, limit),
+                (now, now - settle, limit),
             ).fetchall()
             jobs = [
                 Job(
@@ -303,6 +326,7 @@ class Store:
                     r["reason"],
                     r["external_key"],
                     r["queued_at"],
+                    owner,
                 )
                 for r in rows
             ]
@@ -313,14 +337,41 @@ class Store:
             )
         return jobs
 
-    def renew(self, owner: str, lsids: Iterable[str], lease_seconds: float) -> None:
-        """Extend the lease on jobs this owner still holds."""
-        until = time.time() + lease_seconds
+    def renew(
+        self, owner: str, lsids: Iterable[str], lease_seconds: float, *, now: float | None = None
+    ) -> set[str]:
+        """Extend the lease on jobs this claim still holds; return the lsids it still holds."""
+        now = time.time() if now is None else now
+        lsids = list(lsids)
+        held: set[str] = set()
         with self._tx() as db:
-            db.executemany(
-                "UPDATE jobs SET lease_until=? WHERE lsid=? AND state='running' AND lease_owner=?",
-                [(until, lsid, owner) for lsid in lsids],
+            for lsid in lsids:
+                # A lapsed lease nobody took over yet may be renewed: takeovers wait for settle.
+                cur = db.execute(
+                    "UPDATE jobs SET lease_until=? WHERE lsid=? AND state='running'"
+                    " AND lease_owner=?",
+                    (now + lease_seconds, lsid, owner),
+                )
+                if cur.rowcount:
+                    held.add(lsid)
+        return held
+
+    def holding(self, owner: str, lsids: Iterable[str], *, now: float | None = None) -> set[str]:
+        """Return which of ``lsids`` this claim still holds with a lease that has not lapsed."""
+        now = time.time() if now is None else now
+        lsids = list(lsids)
+        held: set[str] = set()
+        conn = self._conn()
+        for start in range(0, len(lsids), 500):
+            chunk = lsids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT lsid FROM jobs WHERE lsid IN ({marks}) AND state='running'"  # noqa: S608
+                " AND lease_owner=? AND lease_until>=?",
+                (*chunk, owner, now),
             )
+            held.update(r[0] for r in rows)
+        return held
 
     def release_dead_owners(self, settle: float = 0.0) -> int:
         """Re-queue running jobs whose owner process on this host has died.
@@ -415,6 +466,27 @@ class Store:
                 " lease_owner=NULL, lease_until=NULL WHERE lsid=?",
                 (error, now, job.lsid),
             )
+
+    def announced_surveys(self, lsids: Iterable[str]) -> dict[str, set[str]]:
+        """Return, per session, the exit-survey kinds its events announced as completed."""
+        kinds = {
+            "support_conference_customer_exit_survey_completed": "customer",
+            "support_conference_rep_exit_survey_completed": "representative",
+        }
+        lsids = list(lsids)
+        out: dict[str, set[str]] = {}
+        conn = self._conn()
+        for start in range(0, len(lsids), 500):
+            chunk = lsids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT DISTINCT lsid, event FROM events WHERE lsid IN ({marks})"  # noqa: S608
+                " AND event IN (?, ?)",
+                (*chunk, *kinds),
+            )
+            for row in rows:
+                out.setdefault(row[0], set()).add(kinds[row[1]])
+        return out
 
     def appliance_id(self, lsid: str) -> str:
         """Return the appliance_id of the latest event seen for a session."""

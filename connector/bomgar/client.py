@@ -51,6 +51,7 @@ from connector.bomgar.models import (
     SupportSession,
     SupportTeam,
     Survey,
+    valid_lsid,
 )
 from connector.errors import (
     AuthError,
@@ -101,7 +102,6 @@ INSTALLER_PLATFORMS = frozenset(
         "windows-32-msi",
     }
 )
-_LSID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CODE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _ACTION = re.compile(r"[a-z_]{1,64}")
 _INSTALLER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -537,7 +537,7 @@ class BomgarClient:
 
     @staticmethod
     def _check_lsid(lsid: str) -> str:
-        if not isinstance(lsid, str) or not _LSID.fullmatch(lsid):
+        if not valid_lsid(lsid):
             shown = repr(lsid)[:70]
             raise DataError(
                 f"lsid: expected 1-64 characters of A-Z, a-z, 0-9, _ and -, got {shown}"

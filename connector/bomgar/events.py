@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from connector.bomgar.models import OutboundEvent
+from connector.bomgar.models import OutboundEvent, valid_lsid
 from connector.errors import DataError
 
 KNOWN_EVENTS: frozenset[str] = frozenset(
@@ -28,7 +28,6 @@ KNOWN_EVENTS: frozenset[str] = frozenset(
 )
 
 _EVENT = re.compile(r"[a-z0-9_]{1,64}")
-_LSID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 MAX_VERSION = 16
 MAX_EXTERNAL_KEY = 1024
@@ -93,7 +92,7 @@ def parse_event(form: Mapping[str, str]) -> OutboundEvent:
     lsid = (_get(form, "lsid") or "").strip()
     if event.startswith("support_conference_") and not lsid:
         raise _problem("lsid", f"a session id for a {event} event", "no value")
-    if lsid and not _LSID.fullmatch(lsid):
+    if lsid and not valid_lsid(lsid):
         raise _problem("lsid", "1-64 characters of A-Z, a-z, 0-9, _ and -", _shown(lsid))
 
     appliance_id = (_get(form, "appliance_id") or "").strip()

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# Session ids: 32 hex characters in every sample; accept what a URL and an encoded query carry
+# safely, and refuse anything else before it reaches a report request or the store.
+LSID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def valid_lsid(value: object) -> bool:
+    """Tell whether a value can be a session id (1-64 of A-Z, a-z, 0-9, _ and -)."""
+    return isinstance(value, str) and LSID_PATTERN.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,16 @@ class SurveyAnswer:
     label: str
     answer: str
 
+    @property
+    def key(self) -> str:
+        """Return the question's canonical key: its internal name, whatever report it came from.
+
+        The SupportSession report names a question only by its internal name, the exit-survey
+        reports add its label; keying on the name keeps a re-import through the other report
+        from writing the answer again.
+        """
+        return self.name or self.question_id or self.label
+
 
 @dataclass
 class Survey:
@@ -193,6 +213,9 @@ class SupportSession:
     jump_group_id: str = ""
     jump_group_type: str = ""
     command_shell_recordings: list[CommandShellRecording] = field(default_factory=list)
+    # Set when the report's entry for this session held data that cannot be converted (a
+    # duration of "²"): the session cannot be imported as reported and goes to the dead letters.
+    problem: str = ""
 
     @property
     def ended(self) -> bool:

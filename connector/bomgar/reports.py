@@ -365,19 +365,28 @@ def _time(el: etree._Element | None) -> datetime | None:
     return parse_iso(text) or epoch_to_datetime(text)
 
 
-_DURATION = re.compile(r"^(\d+):([0-5]?\d):([0-5]?\d)$")
+# ASCII digits only: str.isdigit() and \d also accept "²" and other digits int() refuses. Hours
+# are unbounded in the vendor's format; nine digits (over 100,000 years) is bound enough.
+_DURATION = re.compile(r"([0-9]{1,9}):([0-5]?[0-9]):([0-5]?[0-9])")
+_SECONDS = re.compile(r"[0-9]{1,15}")
+
+
+class BadValue(ValueError):
+    """Raise when a report field holds text that cannot be what the field means."""
 
 
 def parse_duration(value: str) -> int | None:
-    """Turn HH:MM:SS (hours unbounded) or plain seconds into seconds, or None."""
+    """Turn HH:MM:SS (hours unbounded) or plain seconds into seconds; None when absent."""
     value = _clean(value)
-    match = _DURATION.match(value)
+    if not value:
+        return None
+    match = _DURATION.fullmatch(value)
     if match:
         hours, minutes, seconds = (int(g) for g in match.groups())
         return hours * 3600 + minutes * 60 + seconds
-    if value.isdigit():
+    if _SECONDS.fullmatch(value):
         return int(value)
-    return None
+    raise BadValue(f"<duration> {value[:40]!r} is not HH:MM:SS")
 
 
 def _actor(el: etree._Element | None) -> Actor | None:
@@ -598,11 +607,22 @@ def _inline_surveys(el: etree._Element | None, kind: str, tag: str, lsid: str) -
 
 
 def parse_session_element(el: etree._Element) -> SupportSession:
-    """Build a SupportSession from one ``session`` element."""
-    k = _Kids(el)
+    """Build a SupportSession from one ``session`` element.
+
+    Data that cannot be converted (a duration of "²", a number of 5,000 digits) does not stop
+    the report: that one session comes back with only its lsid and ``problem`` saying why.
+    """
     lsid = _attr(el, "lsid")
     if not lsid:
         raise ProtocolError("a <session> element has no lsid attribute", service=SERVICE)
+    try:
+        return _session(el, lsid)
+    except (ValueError, OverflowError) as exc:
+        return SupportSession(lsid=lsid, problem=f"the report's data cannot be used: {exc}")
+
+
+def _session(el: etree._Element, lsid: str) -> SupportSession:
+    k = _Kids(el)
     site = k.first("public_site")
     primary_customer = k.first("primary_customer")
     primary_rep = k.first("primary_rep")

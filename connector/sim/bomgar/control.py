@@ -329,6 +329,16 @@ def session_end(lsid: str) -> Response:
     return _done(lsid)
 
 
+@control.post("/sessions/<lsid>/report")
+def session_report(lsid: str) -> Response:
+    """Change how the session shows in reports: {"surveys_in_report": bool, "overrides": {...}}."""
+    data = body()
+    state().set_report_options(
+        lsid, surveys_in_report=data.get("surveys_in_report"), overrides=data.get("overrides")
+    )
+    return _done(lsid)
+
+
 @control.post("/sessions/<lsid>/surveys")
 def session_surveys(lsid: str) -> Response:
     """Submit exit surveys: {"customer": {...answers}, "rep": {...answers}} (either or both)."""

@@ -123,13 +123,15 @@ def session_xml(state: SimState, s: SimSession, base_url: str, now: int) -> str:
     site = state.seed["public_site"]
     ended = s.end_time is not None
     p: list[str] = [f"\n <session lsid={a(s.lsid)} >"]
-    p.append(f"\n  <session_type>support</session_type>\n  <lseq>{s.lseq}</lseq>")
+    lseq = s.report_overrides.get("lseq", str(s.lseq))
+    p.append(f"\n  <session_type>support</session_type>\n  <lseq>{e(lseq)}</lseq>")
     p.append(f'\n  <start_time timestamp="{s.start_time}">{iso(s.start_time)}</start_time>')
     if ended:
         p.append(f'\n  <end_time timestamp="{s.end_time}">{iso(s.end_time)}</end_time>')
     elif opts.running_end_time == "empty":
         p.append("\n  <end_time />")
-    p.append(f"\n  <duration>{hms((s.end_time or now) - s.start_time)}</duration>")
+    duration = s.report_overrides.get("duration", hms((s.end_time or now) - s.start_time))
+    p.append(f"\n  <duration>{e(duration)}</duration>")
     p.append(f'\n  <public_site id="{site.get("id", 1)}">{e(site.get("name", ""))}</public_site>')
     p.append(f"\n  <external_key>{e(s.external_key)}</external_key>")
     p.append("\n  <custom_attributes>")
@@ -150,7 +152,8 @@ def session_xml(state: SimState, s: SimSession, base_url: str, now: int) -> str:
         )
     p.append("\n  <session_recording_view_url></session_recording_view_url>")
     p.append("\n  <session_recording_download_url></session_recording_download_url>")
-    p.append(f"\n  <file_transfer_count>{s.file_count}</file_transfer_count>")
+    files = s.report_overrides.get("file_transfer_count", str(s.file_count))
+    p.append(f"\n  <file_transfer_count>{e(files)}</file_transfer_count>")
     p.append("<file_move_count>0</file_move_count><file_delete_count>0</file_delete_count>")
     cust = next((m for m in s.members if m.gsnumber == s.primary_customer_gs), None)
     if cust is not None:
@@ -208,13 +211,15 @@ def session_xml(state: SimState, s: SimSession, base_url: str, now: int) -> str:
     p.append("\n  </rep_list>\n  <session_details>")
     p.extend(_event(ev) for ev in s.events)
     p.append("\n  </session_details>")
-    p.append(
-        "\n  <cust_survey_list>"
-        f"{_survey_values('cust_exit_survey', s.cust_surveys)}</cust_survey_list>"
-    )
-    p.append(
-        f"\n  <rep_survey_list>{_survey_values('rep_exit_survey', s.rep_surveys)}</rep_survey_list>"
-    )
+    if s.surveys_in_report:
+        p.append(
+            "\n  <cust_survey_list>"
+            f"{_survey_values('cust_exit_survey', s.cust_surveys)}</cust_survey_list>"
+        )
+        p.append(
+            "\n  <rep_survey_list>"
+            f"{_survey_values('rep_exit_survey', s.rep_surveys)}</rep_survey_list>"
+        )
     p.append("\n </session>")
     text = "".join(p)
     if ended:

@@ -260,6 +260,11 @@ class SimSession:
     next_gs: int = 1
     file_count: int = 0
     xml: str | None = None  # cached rendering of an ended session
+    # False: the SupportSession report leaves out the survey lists (as appliances whose report
+    # carries no cust_survey_list do); the exit-survey reports still hold the surveys.
+    surveys_in_report: bool = True
+    # Element name -> raw text put in the report instead of the real value (hostile-data tests).
+    report_overrides: dict[str, str] = field(default_factory=dict)
 
     @property
     def external_key(self) -> str:
@@ -284,6 +289,9 @@ class SimSession:
         """Return members that have not left (of one kind, if given)."""
         return [m for m in self.members if m.left is None and (kind is None or m.kind == kind)]
 
+
+# SupportSession elements whose text a test may replace with raw, possibly unusable, text.
+REPORT_OVERRIDES = frozenset({"duration", "lseq", "file_transfer_count"})
 
 DEFAULT_CHAT = [
     ("customer", "Hi, my printer on the 3rd floor shows offline."),
@@ -1002,6 +1010,7 @@ class SimState:
                     for idx, (name, value) in enumerate(answers.items(), start=1)
                 ],
             }
+            session.xml = None  # the report changes: a cached rendering is stale
             if kind == "customer":
                 session.cust_surveys.append(entry)
                 self._event(session, at, "Customer Exit Survey", performed_by=self._actor(by))
@@ -1010,6 +1019,32 @@ class SimState:
                 session.rep_surveys.append(entry)
                 self._event(session, at, "Representative Exit Survey", performed_by=self._actor(by))
                 self._emit(session, "support_conference_rep_exit_survey_completed", at)
+
+    def set_report_options(
+        self,
+        lsid: str,
+        *,
+        surveys_in_report: Any = None,
+        overrides: Any = None,
+    ) -> None:
+        """Change how a session shows in the SupportSession report (None keeps a setting)."""
+        with self.lock:
+            session = self.get_session(lsid)
+            if surveys_in_report is not None:
+                if not isinstance(surveys_in_report, bool):
+                    raise SimError("surveys_in_report must be true or false.")
+                session.surveys_in_report = surveys_in_report
+            if overrides is not None:
+                if not isinstance(overrides, dict) or not all(
+                    k in REPORT_OVERRIDES and isinstance(v, str) for k, v in overrides.items()
+                ):
+                    raise SimError(
+                        "report_overrides must map "
+                        + ", ".join(sorted(REPORT_OVERRIDES))
+                        + " to text."
+                    )
+                session.report_overrides = dict(overrides)
+            session.xml = None
 
     def set_attributes(self, lsid: str, custom: dict[str, str]) -> None:
         """Change custom attributes of an active session: omitted keep, empty clears."""
@@ -1107,6 +1142,11 @@ class SimState:
                 jump=jump,
             )
             lsid = session.lsid
+            self.set_report_options(
+                lsid,
+                surveys_in_report=body.get("surveys_in_report"),
+                overrides=body.get("report_overrides"),
+            )
             step = 1
             self.join(lsid, rep["id"], tick(step))
             for sender, text in chat_lines:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import requests
+
 from tests.sim.bomgar.conftest import find, local
 
 DAY = 86400
@@ -251,3 +253,36 @@ def test_bulk_creates_ten_thousand_over_thirty_days_quickly(sim):
     listing = sim.report("SupportSessionListing", end_time=end - 30 * DAY, duration=0)
     assert len(find(listing, "session_summary")) == 10000
     assert find(listing, "session_summary")[-1].get("external_key") == "INC0010000"
+
+
+def test_a_survey_submitted_after_the_report_was_read_shows_in_the_next_report(sim):
+    """A later exit survey is not hidden by a cached rendering of the ended session."""
+    lsid = sim.sim("POST", "/sessions", {"customer_survey": False, "rep_survey": False})["lsid"]
+    (s,) = find(sim.report("SupportSession", lsid=lsid), "session")
+    assert find(s, "cust_survey_list/cust_exit_survey") == []
+    sim.sim("POST", f"/sessions/{lsid}/surveys", {"customer": {"rating": "5"}})
+    (s,) = find(sim.report("SupportSession", lsid=lsid), "session")
+    assert [v.get("name") for v in find(s, "cust_survey_list/cust_exit_survey/value")] == ["rating"]
+
+
+def test_sessions_can_keep_their_surveys_out_of_the_support_session_report(sim):
+    """surveys_in_report false leaves out the survey lists; the exit-survey report keeps them."""
+    lsid = sim.sim("POST", "/sessions", {"surveys_in_report": False})["lsid"]
+    (s,) = find(sim.report("SupportSession", lsid=lsid), "session")
+    assert find(s, "cust_survey_list") == [] and find(s, "rep_survey_list") == []
+    surveys = sim.report("SupportCustExitSurvey", lsid=lsid, report_type="rep", id="all")
+    assert len(find(surveys, "exit_survey")) == 1
+    sim.sim("POST", f"/sessions/{lsid}/report", {"surveys_in_report": True})
+    (s,) = find(sim.report("SupportSession", lsid=lsid), "session")
+    assert len(find(s, "cust_survey_list/cust_exit_survey")) == 1
+
+
+def test_report_overrides_put_raw_text_into_the_report(sim):
+    """report_overrides replaces an element's text verbatim; unknown elements are refused."""
+    lsid = sim.sim("POST", "/sessions", {"report_overrides": {"duration": "²"}})["lsid"]
+    (s,) = find(sim.report("SupportSession", lsid=lsid), "session")
+    assert find(s, "duration")[0].text == "²"
+    reply = requests.post(
+        f"{sim.url}/_sim/sessions/{lsid}/report", json={"overrides": {"chat": "x"}}, timeout=10
+    )
+    assert reply.status_code == 400

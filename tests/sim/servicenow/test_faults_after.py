@@ -49,7 +49,7 @@ def batch_body(*descriptions: str) -> dict[str, object]:
 
 @pytest.mark.parametrize("status", [500, 503])
 def test_error_after_commits_the_write_then_answers_the_error(sim: Sim, status: int) -> None:
-    """error_after_rate 1: the insert is committed, yet the caller sees a 5xx in the instance's shape."""
+    """error_after_rate 1: the insert is committed, yet the caller sees the instance's 5xx."""
     sim.state.configure_faults({"error_after_rate": 1.0, "error_statuses": [status]})
     r = sim.call("POST", "/api/now/table/incident", json={"short_description": "after-5xx"})
     assert r.status_code == status and r.json()["status"] == "failure"

@@ -174,12 +174,37 @@ def test_stream_parser_matches_whole_document_parser(namespace: str) -> None:
         ("250:00:01", 900001),
         ("42", 42),
         ("", None),
-        ("x", None),
+        ("Unknown", None),
     ],
 )
 def test_parse_duration(text: str, duration: int | None) -> None:
-    """Durations are HH:MM:SS with unbounded hours; garbage gives None."""
+    """Durations are HH:MM:SS with unbounded hours; absent or Unknown gives None."""
     assert reports.parse_duration(text) == duration
+
+
+@pytest.mark.parametrize("text", ["x", "²", "1:²:00", "9" * 5000 + ":00:00", "12:75:00", "٣"])
+def test_parse_duration_refuses_what_cannot_be_a_duration(text: str) -> None:
+    """Text that is no duration (superscripts, foreign digits, 5,000-digit hours) is refused."""
+    with pytest.raises(reports.BadValue):
+        reports.parse_duration(text)
+
+
+def test_a_session_with_unconvertible_data_comes_back_alone_with_its_problem() -> None:
+    """One session's garbage does not spoil the report: it carries a problem, the others parse."""
+    good = "0123456789abcdef0123456789abcdef"
+    bad = "fedcba9876543210fedcba9876543210"
+    data = (
+        "<session_list>"
+        f'<session lsid="{bad}"><duration>²</duration></session>'
+        f'<session lsid="{good}"><duration>00:01:00</duration>'
+        '<end_time timestamp="1718000000"/></session>'
+        "</session_list>"
+    ).encode()
+    parsed = {s.lsid: s for s in reports.parse_support_sessions(data)}
+    assert "duration" in parsed[bad].problem and "²" in parsed[bad].problem
+    assert parsed[good].problem == "" and parsed[good].duration_seconds == 60
+    streamed = {s.lsid: s for s in reports.iter_support_sessions(io.BytesIO(data))}
+    assert streamed == parsed
 
 
 def test_time_prefers_timestamp_attribute_over_text() -> None:
