@@ -273,6 +273,12 @@ def dead_letters(config_path: str | None, retry_lsids: tuple[str, ...], retry_al
 @click.option("--wait/--no-wait", default=True, help="Import now in this process.")
 def replay(config_path: str | None, lsid: str, wait: bool) -> None:
     """Re-import one session (records are updated, nothing is duplicated)."""
+    from connector.bomgar.models import valid_lsid
+
+    if not valid_lsid(lsid):
+        raise click.BadParameter(
+            "expected 1-64 characters of A-Z, a-z, 0-9, _ and -", param_hint="LSID"
+        )
     svc = _services(config_path)
     svc.store.queue_sessions([lsid], "replay", force=True)
     if not wait:

@@ -123,6 +123,14 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0.1,
     ),
     Setting(
+        "bomgar.max_report_bytes",
+        "int",
+        50 * 1024 * 1024,
+        "Largest report reply parsed; a group of sessions whose report is larger is split, and"
+        " a single session larger than this goes to the dead letters.",
+        minimum=1024,
+    ),
+    Setting(
         "bomgar.use_ns_paths",
         "bool",
         False,

@@ -5,6 +5,7 @@
     ConnectorError
      ├── ConfigError            bad configuration or mapping; names file, key path, expected, found
      ├── DataError              a session or request the connector cannot use (permanent)
+     ├── ClaimLost              the worker no longer holds a session it was about to write
      └── RemoteError            a call to ServiceNow or the appliance failed
           ├── TransportError    timeout, refused or dropped connection (retryable)
           ├── ProtocolError     a 2xx whose body is not what the API promises (retryable)
@@ -62,6 +63,12 @@ class ConfigError(ConnectorError):
 
 class DataError(ConnectorError):
     """Raise when input data (a session, an event, an API request) cannot be used."""
+
+
+class ClaimLost(ConnectorError):
+    """Raise when a session's lease lapsed or was taken over: stop before the next write."""
+
+    permanent = False
 
 
 class RemoteError(ConnectorError):

@@ -14,6 +14,7 @@ HELP = {
     "connector_sessions_waiting_total": "Import attempts that found the session still running.",
     "connector_sessions_dead_total": "Sessions moved to the dead letters.",
     "connector_import_retries_total": "Import attempts that failed and were rescheduled.",
+    "connector_claims_lost_total": "Sessions a pass stopped writing because its claim lapsed.",
     "connector_poller_runs_total": "Missed-session poller runs.",
     "connector_poller_queued_total": "Sessions the poller found unimported and queued.",
     "connector_import_batch_seconds": "Time to import one group of sessions.",

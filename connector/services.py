@@ -81,6 +81,7 @@ class Services:
             timeout=(5.0, float(c["bomgar.timeout_seconds"])),
             use_ns_paths=bool(c["bomgar.use_ns_paths"]),
             max_per_second=float(c["bomgar.max_requests_per_second"]),
+            max_report_bytes=int(c["bomgar.max_report_bytes"]),
         )
 
     def importer(self):  # type: ignore[no-untyped-def]

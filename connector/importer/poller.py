@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from connector.bomgar.client import BomgarClient
+from connector.bomgar.models import valid_lsid
 from connector.metrics import Metrics
 from connector.store import Store
 
@@ -33,6 +34,7 @@ class PollResult:
     until: int
     listed: int = 0
     queued: int = 0
+    refused: int = 0  # listed ids that cannot be session ids
 
 
 def find_missed(
@@ -52,6 +54,16 @@ def find_missed(
         listing = bomgar.session_listing(start, end, by="end")
         lsids = [s.lsid for s in listing]
         result.listed += len(lsids)
+        garbled = [lsid for lsid in lsids if not valid_lsid(lsid)]
+        if garbled:
+            # One unusable id would spoil the report request of every session grouped with it.
+            log.error(
+                "the listing named %d unusable session ids; not queued: %s",
+                len(garbled),
+                ", ".join(repr(x)[:70] for x in garbled[:5]),
+            )
+            result.refused += len(garbled)
+            lsids = [lsid for lsid in lsids if valid_lsid(lsid)]
         for i in range(0, len(lsids), QUEUE_CHUNK):
             chunk = lsids[i : i + QUEUE_CHUNK]
             known = store.known_lsids(chunk, states=("done", "dead", "pending", "running"))

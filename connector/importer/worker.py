@@ -3,7 +3,13 @@
 One pass handles a group of sessions together: one SupportSession request for all of them,
 one Batch API call to look up their tickets and reps, and the writer's batched, idempotent
 writes. Errors are sorted per session: a retryable one puts the session back with backoff,
-a permanent one (or too many attempts) sends it to the dead letters with the reason.
+a permanent one (or too many attempts) sends it to the dead letters with the reason. A report
+request that fails for a reason one session could cause (a report too large, a garbled
+document, an unusable lsid) is split until only the bad session fails, and a pass that breaks
+unexpectedly still counts an attempt for every session it held.
+
+Each pass claims its group under its own token; the lease is renewed from a background thread
+while the pass lives, and every write first checks that the claim still holds.
 """
 
 from __future__ import annotations
@@ -13,21 +19,22 @@ import random
 import re
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from connector.bomgar.client import BomgarClient
 from connector.bomgar.models import SupportSession
 from connector.config import Config
-from connector.errors import ConnectorError, DataError, RemoteError
-from connector.importer.writer import Outcome, PlanWriter
+from connector.errors import ClaimLost, ConnectorError, DataError, ProtocolError, RemoteError
+from connector.importer.writer import Guard, Outcome, PlanWriter
 from connector.mapping.engine import MappingSet
 from connector.mapping.plan import ImportPlan
 from connector.metrics import Metrics
-from connector.servicenow.client import ServiceNowClient, table_url
+from connector.servicenow.client import ServiceNowClient, in_doubt, table_url
 from connector.servicenow.models import BatchRequest
-from connector.store import Job, Store, owner_id
+from connector.store import Job, Store, claim_token
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,12 @@ class TicketNotFound(DataError):
     """Raise when a session's external key names no ticket."""
 
 
+SURVEY_EVENTS = {
+    "customer": "support_conference_customer_exit_survey_completed",
+    "representative": "support_conference_rep_exit_survey_completed",
+}
+
+
 @dataclass
 class Pending:
     """A session between fetching and writing."""
@@ -50,6 +63,59 @@ class Pending:
     ticket: dict[str, str] | None = None
     rep_user: dict[str, str] | None = None
     plan: ImportPlan | None = None
+    # Survey kinds an event announced that neither report holds yet: the job must come back.
+    missing_surveys: set[str] = field(default_factory=set)
+    survey_error: RemoteError | None = None
+
+
+class LeaseKeeper:
+    """Renew the leases of the claims in progress from one background thread."""
+
+    def __init__(self, store: Store, lease_seconds: float) -> None:
+        self.store = store
+        self.lease_seconds = lease_seconds
+        self.interval = lease_seconds / 3
+        self._held: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def hold(self, token: str, lsids: Iterable[str]) -> Iterator[None]:
+        """Keep renewing this claim's leases until the block ends."""
+        with self._lock:
+            self._held[token] = set(lsids)
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.pop(token, None)
+
+    def renew_all(self) -> None:
+        """Renew every held claim once; a session no longer held is dropped from the renewals."""
+        with self._lock:
+            claims = {token: set(lsids) for token, lsids in self._held.items()}
+        for token, lsids in claims.items():
+            try:
+                kept = self.store.renew(token, lsids, self.lease_seconds)
+            except Exception as exc:  # a locked database: the next round tries again
+                log.warning("could not renew leases: %s", exc)
+                continue
+            with self._lock:
+                if token in self._held:
+                    self._held[token] &= kept
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.renew_all()
+
+    def close(self) -> None:
+        """Stop renewing."""
+        self._stop.set()
 
 
 class Importer:
@@ -64,7 +130,6 @@ class Importer:
         servicenow: ServiceNowClient,
         mappings: MappingSet,
         metrics: Metrics | None = None,
-        owner: str | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -72,31 +137,47 @@ class Importer:
         self.servicenow = servicenow
         self.mappings = mappings
         self.metrics = metrics or Metrics()
-        self.owner = owner or owner_id()
         self.writer = PlanWriter(servicenow)
         self.batch_size = int(config["worker.batch_size"])
         self.lease = float(config["worker.lease_seconds"])
+        self.settle = float(config["servicenow.write_settle_seconds"])
+        self.leases = LeaseKeeper(store, self.lease)
 
     # -- one pass ---------------------------------------------------------------------------
 
     def run_once(self) -> int:
         """Claim and import one group of sessions; return how many were claimed."""
-        jobs = self.store.claim(self.owner, self.batch_size, self.lease)
-        if jobs:
-            self.import_jobs(jobs)
+        token = claim_token()
+        jobs = self.store.claim(token, self.batch_size, self.lease, settle=self.settle)
+        if not jobs:
+            return 0
+        with self.leases.hold(token, [j.lsid for j in jobs]):
+            try:
+                self.import_jobs(jobs)
+            except Exception as exc:
+                # Count the attempt of every job the pass left unsettled (settled ones ignore
+                # this), so nothing stays "running" and a session that always breaks ends dead.
+                log.exception("import pass failed")
+                reason = RemoteError(f"internal error: {type(exc).__name__}: {exc}")
+                for job in jobs:
+                    self._fail(job, reason)
         return len(jobs)
+
+    def guard(self, token: str) -> Guard:
+        """Return the check the writer makes before each write: which sessions are still ours."""
+        return lambda lsids: self.store.holding(token, lsids)
 
     def import_jobs(self, jobs: Sequence[Job]) -> None:
         """Import a group of claimed jobs, settling each one."""
         started = time.monotonic()
-        try:
-            sessions = {s.lsid: s for s in self.bomgar.support_sessions([j.lsid for j in jobs])}
-        except ConnectorError as exc:  # remote failures, and hostile or unusable reports
-            for job in jobs:
-                self._fail(job, exc)
-            return
+        sessions, failures = self._fetch(list(jobs))
+        for job, exc in failures:
+            self._fail(job, exc)
+        failed = {job.lsid for job, _ in failures}
         ready: list[Pending] = []
         for job in jobs:
+            if job.lsid in failed:
+                continue
             session = sessions.get(job.lsid)
             if session is None:
                 # Reports can lag events; retry, and dead-letter after max attempts.
@@ -104,8 +185,10 @@ class Importer:
                     job,
                     RemoteError(f"the appliance reports no session {job.lsid}", service="bomgar"),
                 )
+            elif session.problem:
+                self._fail(job, DataError(session.problem))
             elif not session.ended:
-                self.store.wait(job, self.owner, "session still running")
+                self.store.wait(job, job.owner, "session still running")
                 self.metrics.inc("connector_sessions_waiting_total")
             else:
                 ready.append(Pending(job, session))
@@ -137,7 +220,9 @@ class Importer:
             return
         ledger = self.store.ledger(p.job.lsid for p in plans)
         try:
-            outcomes = self.writer.write([p.plan for p in plans if p.plan], ledger)
+            outcomes = self.writer.write(
+                [p.plan for p in plans if p.plan], ledger, guard=self.guard(jobs[0].owner)
+            )
         except RemoteError as exc:
             for p in plans:
                 self._fail(p.job, exc)
@@ -155,16 +240,36 @@ class Importer:
 
     # -- steps ------------------------------------------------------------------------------
 
+    def _fetch(
+        self, jobs: list[Job]
+    ) -> tuple[dict[str, SupportSession], list[tuple[Job, ConnectorError]]]:
+        """Pull the group's reports; split the group when one session may spoil the request."""
+        try:
+            found = self.bomgar.support_sessions([j.lsid for j in jobs])
+        except ConnectorError as exc:
+            # A permanent error (report too large, an lsid the appliance refuses) or a garbled
+            # document may belong to one session: halve until it names one, not its neighbours.
+            if len(jobs) > 1 and (exc.permanent or isinstance(exc, ProtocolError)):
+                half = len(jobs) // 2
+                first, first_failed = self._fetch(jobs[:half])
+                second, second_failed = self._fetch(jobs[half:])
+                return {**first, **second}, first_failed + second_failed
+            return {}, [(job, exc) for job in jobs]
+        return {s.lsid: s for s in found}, []
+
     def _merge_exit_surveys(self, ready: list[Pending]) -> None:
-        """Pull exit surveys named by survey events when the session report lacks them."""
-        for kind, reason in (
-            ("customer", "support_conference_customer_exit_survey_completed"),
-            ("representative", "support_conference_rep_exit_survey_completed"),
-        ):
+        """Pull the exit surveys that events announced when the session report lacks them.
+
+        Every survey event stored before the import counts, not just the one that queued the
+        job: an event that arrived while the job was pending changes what it must bring in.
+        """
+        announced = self.store.announced_surveys(p.job.lsid for p in ready)
+        for kind, reason in SURVEY_EVENTS.items():
             wanted = [
                 p
                 for p in ready
-                if p.job.reason == reason and not any(s.kind == kind for s in p.session.surveys)
+                if (kind in announced.get(p.job.lsid, ()) or p.job.reason == reason)
+                and not any(s.kind == kind for s in p.session.surveys)
             ]
             if not wanted:
                 continue
@@ -172,12 +277,17 @@ class Importer:
                 surveys = self.bomgar.exit_surveys(kind, [p.session.lsid for p in wanted])
             except RemoteError as exc:
                 log.warning("could not pull %s exit surveys: %s", kind, exc)
+                for p in wanted:
+                    p.survey_error = exc
                 continue
             by_lsid: dict[str, list[Any]] = {}
             for survey in surveys:
                 by_lsid.setdefault(survey.lsid, []).append(survey)
             for p in wanted:
-                p.session.surveys.extend(by_lsid.get(p.session.lsid, []))
+                found = by_lsid.get(p.session.lsid, [])
+                p.session.surveys.extend(found)
+                if not found:
+                    p.missing_surveys.add(kind)
 
     def _lookup(self, ready: list[Pending]) -> None:
         """Find each session's ticket and primary rep's user with one Batch API call."""
@@ -261,11 +371,14 @@ class Importer:
             if not key:
                 if self.config["worker.auto_create_incident"]:
                     try:
-                        p.ticket = self._auto_incident(p.session)
+                        p.ticket = self._auto_incident(p.job, p.session)
+                    except ClaimLost:
+                        self.metrics.inc("connector_claims_lost_total")
                     except (RemoteError, DataError) as exc:
-                        self._fail(p.job, exc)
+                        # An insert whose answer was lost may still land: settle, then look.
+                        self._fail(p.job, exc, in_doubt=in_doubt(exc))
                     continue
-                self.store.complete(p.job, self.owner, note="skipped: session has no external key")
+                self.store.complete(p.job, p.job.owner, note="skipped: session has no external key")
                 self.metrics.inc("connector_sessions_skipped_total")
                 log.info("session has no ticket; skipped", extra={"lsid": p.job.lsid})
                 continue
@@ -275,7 +388,7 @@ class Importer:
                 continue
             p.ticket = ticket
 
-    def _auto_incident(self, session: SupportSession) -> dict[str, str]:
+    def _auto_incident(self, job: Job, session: SupportSession) -> dict[str, str]:
         """Find or create the incident for a session that names no ticket."""
         fields_wanted = [*TICKET_FIELDS.split(","), "correlation_id"]
         existing = self.servicenow.query(
@@ -285,6 +398,8 @@ class Importer:
         for row in existing:
             if row.get("correlation_id") == session.lsid:
                 return row
+        if session.lsid not in self.store.holding(job.owner, [session.lsid]):
+            raise ClaimLost(f"claim on {session.lsid} lost before creating its incident")
         fields = dict(self.mappings.auto_incident(session))
         fields["correlation_id"] = session.lsid
         fields["correlation_display"] = "Bomgar session"
@@ -298,10 +413,27 @@ class Importer:
     # -- settling ---------------------------------------------------------------------------
 
     def _settle(self, p: Pending, outcome: Outcome) -> None:
+        if outcome.lost:
+            # Whoever holds the session now finishes it; this pass must not touch it.
+            self.metrics.inc("connector_claims_lost_total")
+            return
         if outcome.error is not None:
             self._fail(p.job, outcome.error, in_doubt=outcome.in_doubt)
             return
-        if self.store.complete(p.job, self.owner):
+        if p.survey_error is not None or p.missing_surveys:
+            # Written what there was; the announced survey still has to come in.
+            missing = ", ".join(sorted(p.missing_surveys))
+            self._fail(
+                p.job,
+                p.survey_error
+                or RemoteError(
+                    f"{missing} exit survey announced by an event but not in the appliance's"
+                    " reports yet",
+                    service="bomgar",
+                ),
+            )
+            return
+        if self.store.complete(p.job, p.job.owner):
             self.metrics.inc("connector_sessions_imported_total")
             self.metrics.observe(
                 "connector_event_to_import_seconds", max(0.0, time.time() - p.job.queued_at)
@@ -321,14 +453,14 @@ class Importer:
         max_attempts = int(self.config["worker.max_attempts"])
         reason = f"{type(error).__name__}: {error}"
         if permanent or attempts >= max_attempts:
-            if self.store.dead_letter(job, self.owner, reason):
+            if self.store.dead_letter(job, job.owner, reason):
                 self.metrics.inc("connector_sessions_dead_total")
                 log.error("session dead-lettered: %s", reason, extra={"lsid": job.lsid})
             return
         delay = self.backoff(attempts, getattr(error, "retry_after", None))
         if in_doubt:
-            delay = max(delay, float(self.config["servicenow.write_settle_seconds"]))
-        if self.store.retry_later(job, self.owner, reason, delay):
+            delay = max(delay, self.settle)
+        if self.store.retry_later(job, job.owner, reason, delay):
             self.metrics.inc("connector_import_retries_total")
             log.warning(
                 "import failed, retrying in %.1fs: %s", delay, reason, extra={"lsid": job.lsid}
@@ -387,3 +519,4 @@ class WorkerLoop:
         self.stop_event.set()
         for t in self._threads:
             t.join(timeout)
+        self.importer.leases.close()

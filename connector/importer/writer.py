@@ -1,35 +1,43 @@
 """Apply import plans to ServiceNow idempotently, many sessions per HTTP call.
 
 Nothing here trusts local memory alone: before writing, one Batch API call reads what
-ServiceNow already holds for the whole group of sessions (session records by ``u_lsid``,
-survey rows, and the tickets' work notes carrying each session's marker). Whatever is
-already there is not written again, so a crash between a write and the ledger entry that
-records it, a timeout after the instance committed, or a redelivered event all end in the
-same single set of records.
+ServiceNow already holds for the whole group of sessions (session records by their key field,
+survey rows by their key, and the tickets' journal entries, in any journal field, carrying each
+session's marker). Whatever is already there is not written again, so a crash between a write
+and the ledger entry that records it, a timeout after the instance committed, or a redelivered
+event all end in the same single set of records.
 
 Per group of sessions the writer makes three Batch API calls at most:
 
-1. read   existing session records, survey rows and marked work notes;
-2. write  session records (POST new / PATCH existing) and work notes;
+1. read   existing session records, survey rows and marked journal entries;
+2. write  session records (POST new / PATCH existing) and journal entries;
 3. write  survey rows and transcript attachments (they need the session record's sys_id).
+
+Before each write call (and before every retry of it) the writer asks ``guard`` which sessions
+its worker still holds; a session whose claim was lost is left alone, because whoever holds it
+now writes it. A write whose answer was lost (5xx, timeout, dropped connection) leaves its
+session ``in_doubt``: the worker waits for the instance to finish before it looks again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-from connector.errors import RemoteError, StatusError, TransportError
+from connector.errors import ClaimLost, ProtocolError, RemoteError, StatusError
 from connector.mapping.plan import ImportPlan, RecordWrite
-from connector.servicenow.client import ServiceNowClient, table_url
+from connector.servicenow.client import ServiceNowClient, in_doubt, table_url
 from connector.servicenow.models import BatchRequest, BatchResponse
 
 log = logging.getLogger(__name__)
 
 SESSION_EFFECT = "session"
 NOTE_EFFECT = "work_note"
+
+# Which sessions the caller still holds, of those asked about.
+Guard = Callable[[Iterable[str]], set[str]]
 
 
 def survey_effect(row: RecordWrite) -> str:
@@ -53,15 +61,14 @@ class Outcome:
     # A write was sent but its answer lost: the instance may still apply it, so wait before
     # re-reading, or the re-read misses it and the retry writes a twin.
     in_doubt: bool = False
+    # The worker no longer holds the session: it must neither write nor settle it.
+    lost: bool = False
 
-    def fail(self, error: RemoteError) -> None:
+    def fail(self, error: RemoteError, *, doubt: bool = False) -> None:
         """Keep the most serious error: a permanent one wins over a retryable one."""
         if self.error is None or (error.permanent and not self.error.permanent):
             self.error = error
-
-
-def _q(value: str) -> str:
-    return quote(value, safe="")
+        self.in_doubt = self.in_doubt or doubt
 
 
 def _in_list(values: Sequence[str]) -> str:
@@ -82,21 +89,9 @@ class PlanWriter:
     ) -> tuple[dict[str, str], dict[str, dict[str, str]], dict[str, set[str]]]:
         """Return session sys_ids by lsid, survey row sys_ids by lsid, marked notes by ticket."""
         lsids = [p.lsid for p in plans]
-        session_table = plans[0].session_record.table
-        key_field = next(iter(plans[0].session_record.key))
-        items: list[BatchRequest] = [
-            BatchRequest(
-                id="sessions",
-                method="GET",
-                url=table_url(
-                    session_table,
-                    sysparm_query=f"{key_field}IN{_in_list(lsids)}",
-                    sysparm_fields=f"sys_id,{key_field}",
-                    sysparm_limit=str(len(lsids) * 2 + 10),
-                ),
-            )
-        ]
+        items = [self._sessions_query("sessions", plans, lsids)]
         # Survey rows carry the session key field too (u_lsid by default): one query finds them.
+        key_field = _key_field(plans)
         survey_tables = {r.table for p in plans for r in p.survey_rows}
         survey_fields: dict[str, list[str]] = {}
         for table in sorted(survey_tables):
@@ -124,6 +119,7 @@ class PlanWriter:
             }
         )
         if note_tickets:
+            # Any journal field: a mapping may write comments, or have switched between them.
             items.append(
                 BatchRequest(
                     id="notes",
@@ -131,10 +127,10 @@ class PlanWriter:
                     url=table_url(
                         "sys_journal_field",
                         sysparm_query=(
-                            f"element_idIN{_in_list(note_tickets)}^element=work_notes"
+                            f"element_idIN{_in_list(note_tickets)}"
                             f"^valueLIKE{self.marker_prefix.strip('[')}"
                         ),
-                        sysparm_fields="element_id,value",
+                        sysparm_fields="element_id,element,value",
                         sysparm_limit="10000",
                     ),
                 )
@@ -144,9 +140,7 @@ class PlanWriter:
             if r.error is not None:
                 raise r.error
 
-        sessions: dict[str, str] = {}
-        for row in _rows(results["sessions"]):
-            sessions.setdefault(row.get(key_field, ""), row.get("sys_id", ""))
+        sessions = _sessions_found(results["sessions"], key_field)
         surveys: dict[str, dict[str, str]] = {lsid: {} for lsid in lsids}
         for table, keys in survey_fields.items():
             for row in _rows(results[f"surveys:{table}"]):
@@ -161,18 +155,38 @@ class PlanWriter:
                 notes.setdefault(row.get("element_id", ""), set()).add(row.get("value", ""))
         return sessions, surveys, notes
 
+    def _sessions_query(
+        self, item_id: str, plans: Sequence[ImportPlan], lsids: Sequence[str]
+    ) -> BatchRequest:
+        key_field = _key_field(plans)
+        return BatchRequest(
+            id=item_id,
+            method="GET",
+            url=table_url(
+                plans[0].session_record.table,
+                sysparm_query=f"{key_field}IN{_in_list(lsids)}",
+                sysparm_fields=f"sys_id,{key_field}",
+                sysparm_limit=str(len(lsids) * 2 + 10),
+            ),
+        )
+
     # -- the whole group ------------------------------------------------------------------
 
     def write(
-        self, plans: Sequence[ImportPlan], ledger: dict[str, dict[str, str]]
+        self,
+        plans: Sequence[ImportPlan],
+        ledger: dict[str, dict[str, str]],
+        *,
+        guard: Guard | None = None,
     ) -> dict[str, Outcome]:
         """Write every plan's missing effects; return an Outcome per lsid."""
         outcomes = {p.lsid: Outcome(p.lsid) for p in plans}
         if not plans:
             return outcomes
         sessions, surveys, notes = self._read_existing(plans, ledger)
+        by_lsid = {p.lsid: p for p in plans}
 
-        # Phase 2: session records and work notes.
+        # Phase 2: session records and journal entries.
         phase2: list[BatchRequest] = []
         owners: dict[str, tuple[str, str]] = {}  # batch id → (lsid, effect)
         for plan in plans:
@@ -215,21 +229,41 @@ class PlanWriter:
             )
             owners[item_id] = (plan.lsid, NOTE_EFFECT)
         session_ids = dict(sessions)
-        for resp in self._send(phase2, owners, outcomes):
-            lsid, effect = owners[resp.id]
-            sys_id = _record(resp).get("sys_id", "")
+        refused: list[str] = []
+        for item, resp in self._send(phase2, owners, outcomes, guard):
+            lsid, effect = owners[item.id]
+            if resp.error is not None:
+                if effect == SESSION_EFFECT and item.method == "POST" and _refusal(resp.error):
+                    refused.append(lsid)  # perhaps the instance's unique key: look again
+                else:
+                    outcomes[lsid].fail(resp.error, doubt=in_doubt(resp.error))
+                continue
             if effect == SESSION_EFFECT:
+                sys_id = _record(resp).get("sys_id", "")
+                if not sys_id:
+                    # Written (probably) but unnamed: nothing can hang off it yet; look again.
+                    outcomes[lsid].fail(
+                        ProtocolError(
+                            "the session record's write was answered without a sys_id",
+                            service="servicenow",
+                        ),
+                        doubt=True,
+                    )
+                    continue
                 session_ids[lsid] = sys_id
                 outcomes[lsid].effects.append((SESSION_EFFECT, sys_id))
             else:
-                outcomes[lsid].effects.append((NOTE_EFFECT, sys_id))
+                outcomes[lsid].effects.append((NOTE_EFFECT, _record(resp).get("sys_id", "")))
+        if refused:
+            self._adopt_refused(refused, by_lsid, outcomes, session_ids, phase2)
 
         # Phase 3: survey rows and attachments, for sessions whose record now exists.
         phase3: list[BatchRequest] = []
         owners = {}
         for plan in plans:
             session_id = session_ids.get(plan.lsid)
-            if not session_id or outcomes[plan.lsid].error is not None:
+            outcome = outcomes[plan.lsid]
+            if not session_id or outcome.error is not None or outcome.lost:
                 continue
             done = ledger.get(plan.lsid, {})
             for n, row in enumerate(plan.survey_rows):
@@ -237,7 +271,7 @@ class PlanWriter:
                 if effect in done:
                     continue
                 if effect in surveys.get(plan.lsid, {}):
-                    outcomes[plan.lsid].effects.append((effect, surveys[plan.lsid][effect]))
+                    outcome.effects.append((effect, surveys[plan.lsid][effect]))
                     continue
                 fields = dict(row.fields)
                 if row.session_link_field:
@@ -271,10 +305,50 @@ class PlanWriter:
                         )
                     )
                     owners[item_id] = (plan.lsid, effect)
-        for resp in self._send(phase3, owners, outcomes):
-            lsid, effect = owners[resp.id]
-            outcomes[lsid].effects.append((effect, _record(resp).get("sys_id", "")))
+        for item, resp in self._send(phase3, owners, outcomes, guard):
+            lsid, effect = owners[item.id]
+            if resp.error is not None:
+                outcomes[lsid].fail(resp.error, doubt=in_doubt(resp.error))
+            else:
+                outcomes[lsid].effects.append((effect, _record(resp).get("sys_id", "")))
         return outcomes
+
+    def _adopt_refused(
+        self,
+        refused: list[str],
+        by_lsid: dict[str, ImportPlan],
+        outcomes: dict[str, Outcome],
+        session_ids: dict[str, str],
+        phase2: list[BatchRequest],
+    ) -> None:
+        """Treat a refused insert as "already written" when the record is there after all.
+
+        The instance refuses a second session record with the same key (the dictionary's unique
+        flag), a last line of defence under the worker's own checks: the first one is adopted.
+        """
+        plans = [by_lsid[lsid] for lsid in refused]
+        (resp,) = self.client.batch([self._sessions_query("refused", plans, refused)])
+        found = _sessions_found(resp, _key_field(plans)) if resp.error is None else {}
+        sent = {item.id: item for item in phase2}
+        for lsid in refused:
+            sys_id = found.get(lsid)
+            if sys_id:
+                log.info(
+                    "session record already there (unique key); adopting it", extra={"lsid": lsid}
+                )
+                session_ids[lsid] = sys_id
+                outcomes[lsid].effects.append((SESSION_EFFECT, sys_id))
+                continue
+            item = sent[f"s:{lsid}"]
+            outcomes[lsid].fail(
+                resp.error
+                or StatusError(
+                    f"the instance refused the session record ({item.url})",
+                    service="servicenow",
+                    status=400,
+                    permanent=True,
+                )
+            )
 
     def _attachment_names(
         self, plan: ImportPlan, session_id: str, preexisting: dict[str, str], done: dict[str, str]
@@ -291,39 +365,67 @@ class PlanWriter:
         items: list[BatchRequest],
         owners: dict[str, tuple[str, str]],
         outcomes: dict[str, Outcome],
-    ) -> list[BatchResponse]:
-        """Send one write batch; sort failures onto their sessions, return the successes."""
+        guard: Guard | None,
+    ) -> list[tuple[BatchRequest, BatchResponse]]:
+        """Send one write batch for the sessions still held; return (item, answer) pairs.
+
+        Failures of the whole call are put on the sessions here; item answers, failed or not,
+        go back to the caller, which knows what each one means.
+        """
         if not items:
             return []
-        try:
-            responses = self.client.batch(items)
-        except RemoteError as exc:
+        if guard is not None:
+            held = guard({owners[i.id][0] for i in items})
             for item in items:
-                outcome = outcomes[owners[item.id][0]]
-                outcome.fail(exc)
-                outcome.in_doubt = outcome.in_doubt or isinstance(exc, TransportError)
-            return []
-        ok: list[BatchResponse] = []
-        seen = set()
-        for resp in responses:
-            seen.add(resp.id)
-            lsid = owners[resp.id][0]
-            outcomes[lsid].writes += 1
-            if resp.error is not None:
-                outcomes[lsid].fail(resp.error)
-            else:
-                ok.append(resp)
-        for item in items:
-            if item.id not in seen:
-                outcomes[owners[item.id][0]].fail(
-                    StatusError(
-                        "batch item was not serviced",
-                        service="servicenow",
-                        status=503,
-                        permanent=False,
+                lsid = owners[item.id][0]
+                if lsid not in held and not outcomes[lsid].lost:
+                    outcomes[lsid].lost = True
+                    log.warning("claim lost; not writing", extra={"lsid": lsid})
+            items = [i for i in items if owners[i.id][0] in held]
+            if not items:
+                return []
+        lsids = {owners[i.id][0] for i in items}
+
+        def check_claims() -> None:
+            if guard is not None and guard(lsids) != lsids:
+                raise ClaimLost("a session of this write lost its claim")
+
+        try:
+            responses = self.client.batch(items, before_send=check_claims)
+        except ClaimLost as exc:
+            # Earlier rounds of this call may have written: whoever writes next must look first.
+            still = guard(lsids) if guard is not None else lsids
+            for lsid in lsids:
+                if lsid in still:
+                    outcomes[lsid].fail(
+                        RemoteError(str(exc), service="servicenow", permanent=False), doubt=True
                     )
-                )
-        return ok
+                else:
+                    outcomes[lsid].lost = True
+            return []
+        except RemoteError as exc:
+            for lsid in lsids:
+                outcomes[lsid].fail(exc, doubt=in_doubt(exc))
+            return []
+        for resp in responses:
+            outcomes[owners[resp.id][0]].writes += 1
+        return list(zip(items, responses, strict=True))
+
+
+def _key_field(plans: Sequence[ImportPlan]) -> str:
+    return next(iter(plans[0].session_record.key))
+
+
+def _sessions_found(resp: BatchResponse, key_field: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for row in _rows(resp):
+        found.setdefault(row.get(key_field, ""), row.get("sys_id", ""))
+    return found
+
+
+def _refusal(error: StatusError) -> bool:
+    """Tell whether an insert was refused by the instance's rules (not throttled, not lost)."""
+    return error.status is not None and 400 <= error.status < 500 and error.status != 429
 
 
 def _rows(resp: BatchResponse) -> list[dict[str, str]]:

@@ -21,10 +21,11 @@ happens outside the concurrency slot.
   ``Retry-After``), 5xx, an empty 202, and a 2xx whose body is not the promised JSON (a quota
   cancel appended to the body, a hibernating instance's HTML page).
 - Writes (POST, PATCH, attachment upload, email, batch) are retried ONLY when the request
-  certainly did not take effect: 429, 503, and a connection that failed before anything was
-  sent (refused, unresolvable, connect timeout). A read timeout or a dropped connection after a
-  write was sent is raised to the caller as ``TransportError``: the write may or may not have
-  happened, and only the importer can re-check and re-write idempotently.
+  certainly did not take effect: 429 and a connection that failed before anything was sent
+  (refused, unresolvable, connect timeout). A 5xx (a 503 too: a node restarting after the
+  commit answers it), a read timeout or a dropped connection after a write was sent is raised to
+  the caller: the write may or may not have happened (``in_doubt``), and only the importer can
+  settle, re-check and re-write idempotently. A Batch API call holding only GETs is a read.
 - ``ping`` is never retried.
 
 Errors (``connector.errors``): a non-2xx becomes ``StatusError.from_response`` carrying
@@ -355,17 +356,25 @@ class ServiceNowClient:
 
     # ---- Batch API ---------------------------------------------------------------------------
 
-    def batch(self, items: Sequence[BatchRequest]) -> list[BatchResponse]:
+    def batch(
+        self,
+        items: Sequence[BatchRequest],
+        *,
+        before_send: Callable[[], None] | None = None,
+    ) -> list[BatchResponse]:
         """Send requests through the Batch API; return one response per item, in order.
 
         A failed item does not raise: its response carries ``error``. Items the instance left
-        unserviced (size or time limit) are resent up to three times.
+        unserviced (size or time limit) are resent up to three times. ``before_send`` runs
+        before every attempt (retries and resends too) and may raise to stop the call: the
+        importer checks there that it still holds its sessions' leases before writing.
         """
         if not items:
             return []
         ids = [str(item.id) for item in items]
         if len(set(ids)) != len(ids):
             raise DataError("batch request ids must be unique")
+        reads_only = all(item.method.upper() == "GET" for item in items)
         pending = {str(item.id): _encode_item(item) for item in items}
         done: dict[str, BatchResponse] = {}
         for round_ in range(1 + BATCH_RESENDS):
@@ -375,11 +384,13 @@ class ServiceNowClient:
                 "batch_request_id": str(next(self._batch_ids)),
                 "rest_requests": list(pending.values()),
             }
-            serviced = self._call(
-                f"POST batch of {len(pending)}",
-                lambda body=body: self._post_batch(body),
-                write=True,
-            )
+
+            def send_once(body: dict[str, Any] = body) -> list[BatchResponse]:
+                if before_send is not None:
+                    before_send()
+                return self._post_batch(body)
+
+            serviced = self._call(f"POST batch of {len(pending)}", send_once, write=not reads_only)
             for response in serviced:
                 if response.id in pending:
                     done[response.id] = response
@@ -602,9 +613,19 @@ def _write_may_retry(exc: RemoteError) -> bool:
     """Tell whether a failed write certainly did not take effect."""
     if isinstance(exc, RateLimited):
         return True
-    if isinstance(exc, ServerError) and exc.status == 503:
-        return True
     return isinstance(exc, TransportError) and _never_sent(exc)
+
+
+def in_doubt(exc: BaseException) -> bool:
+    """Tell whether a failed write may still have taken effect (so re-check before re-writing).
+
+    A 5xx or an empty 202 may come after the instance committed; a timeout or a dropped
+    connection after the request was sent may leave it running. A 429, another 4xx or a
+    connection that never opened did nothing.
+    """
+    if isinstance(exc, ServerError):
+        return True
+    return isinstance(exc, TransportError) and not _never_sent(exc)
 
 
 def _never_sent(exc: BaseException) -> bool:

@@ -102,6 +102,7 @@ TABLES: tuple[Table, ...] = (
                 choices=(("customer", "Customer"), ("representative", "Representative")),
             ),
             Column("u_question", "Question", "string", 255),
+            Column("u_question_label", "Question label", "string", 255),
             Column("u_answer", "Answer", "string", 4000),
             Column("u_submitted_by", "Submitted by", "string", 100),
         ),

@@ -119,6 +119,7 @@ class ScriptedFault:
     phase: str = "before"
     status: int = 500
     times: int = 1
+    skip: int = 0  # let this many matching requests pass before the rule fires
     hold_seconds: float = 0.0
     retry_after: int | None = None
 
@@ -135,8 +136,8 @@ class ScriptedFault:
             raise ValueError(f"fault must be one of {', '.join((*KINDS, 'empty'))}")
         if rule.phase not in PHASES or (rule.fault == "empty" and rule.phase != "after"):
             raise ValueError("phase must be before or after (empty answers are always after)")
-        if rule.times < 1:
-            raise ValueError("times must be at least 1")
+        if rule.times < 1 or rule.skip < 0:
+            raise ValueError("times must be at least 1 and skip not negative")
         return rule
 
     def decision(self) -> Decision:
@@ -180,6 +181,9 @@ class Faults:
         with self._lock:
             for rule in self._script:
                 if re.search(rule.match, label):
+                    if rule.skip:
+                        rule.skip -= 1
+                        continue
                     rule.times -= 1
                     if rule.times <= 0:
                         self._script.remove(rule)

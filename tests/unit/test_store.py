@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from connector.bomgar.models import OutboundEvent
-from connector.store import Store, owner_id
+from connector.store import Store, claim_token, owner_id
 
 
 def ev(lsid: str, event: str = "support_conference_end", ts: int = 100) -> OutboundEvent:
@@ -113,3 +113,58 @@ def test_poller_does_not_requeue_done_or_dead(tmp_path):
     assert store.queue_sessions(["a" * 32, "b" * 32, "c" * 32], "poller") == 1
     assert store.retry_dead() == 1
     assert store.job_state("b" * 32) == "pending"
+
+
+def test_every_claim_has_its_own_owner_token(tmp_path):
+    """Two claims from one process hold their jobs under different tokens of this process."""
+    first, second = claim_token(), claim_token()
+    assert first != second
+    assert first.startswith(owner_id() + ":") and second.startswith(owner_id() + ":")
+    store = Store(tmp_path / "s.db")
+    store.queue_sessions(["a" * 32, "b" * 32], "test")
+    [a] = store.claim(first, 1, 300)
+    [b] = store.claim(second, 1, 300)
+    assert (a.owner, b.owner) == (first, second)
+    assert store.holding(first, [a.lsid, b.lsid]) == {a.lsid}
+    assert store.complete(b, first) is False  # another claim's job is not this token's to settle
+
+
+def test_renewing_keeps_a_lease_and_reports_what_is_still_held(tmp_path):
+    """renew extends the lease of held jobs and leaves out jobs settled or taken over."""
+    store = Store(tmp_path / "s.db")
+    store.queue_sessions(["a" * 32, "b" * 32, "c" * 32], "test", now=1000.0)
+    jobs = {j.lsid: j for j in store.claim("me:1:x", 10, 10, now=1000.0)}
+    store.complete(jobs["b" * 32], "me:1:x")
+    assert store.renew("me:1:x", jobs, 10, now=1008.0) == {"a" * 32, "c" * 32}
+    # Renewed at 1008 for 10 s: still held at 1015, when the first lease would have lapsed.
+    assert store.holding("me:1:x", jobs, now=1015.0) == {"a" * 32, "c" * 32}
+    assert store.claim("other:2:y", 10, 300, now=1015.0) == []
+
+
+def test_a_lapsed_lease_is_taken_over_only_after_the_settle_time(tmp_path):
+    """A lapsed lease stops its holder's writes at once but waits settle before a takeover."""
+    store = Store(tmp_path / "s.db")
+    store.queue_sessions(["a" * 32], "test", now=1000.0)
+    [job] = store.claim("slow:1:x", 10, 10, now=1000.0)
+    assert store.holding("slow:1:x", [job.lsid], now=1011.0) == set()
+    assert store.claim("fast:2:y", 10, 300, now=1011.0, settle=5.0) == []
+    [taken] = store.claim("fast:2:y", 10, 300, now=1016.0, settle=5.0)
+    assert taken.owner == "fast:2:y"
+    assert store.renew("slow:1:x", [job.lsid], 10) == set()
+    assert store.complete(job, "slow:1:x") is False
+
+
+def test_announced_surveys_come_from_every_stored_survey_event(tmp_path):
+    """Survey events count whenever they arrived, also while the job was already pending."""
+    store = Store(tmp_path / "s.db")
+    store.record_event(ev("a" * 32), known=True)
+    store.record_event(
+        ev("a" * 32, "support_conference_customer_exit_survey_completed", 101), known=True
+    )
+    store.record_event(
+        ev("b" * 32, "support_conference_rep_exit_survey_completed", 102), known=True
+    )
+    assert store.announced_surveys(["a" * 32, "b" * 32, "c" * 32]) == {
+        "a" * 32: {"customer"},
+        "b" * 32: {"representative"},
+    }

@@ -157,7 +157,8 @@ def test_bomgar_tables_have_exactly_the_issue_fields(sim: Sim) -> None:
     v = tables["u_bomgar_survey_response"].own_fields
     assert v["u_session"].reference == "u_bomgar_session"
     assert set(v["u_survey_type"].choices) == {"customer", "representative"}
-    assert len(v) == 7
+    assert v["u_question"].max_length == 255 and v["u_question_label"].max_length == 255
+    assert len(v) == 8
 
 
 def test_write_through_task_updates_the_incident(sim: Sim) -> None:

@@ -112,23 +112,28 @@ def test_duration_falls_back_to_start_and_end(mappings):
 
 
 def test_one_survey_row_per_answered_question(mappings):
-    """Each non-empty survey answer becomes one row with its type, question and answer."""
+    """Each non-empty survey answer becomes one row keyed on the question's internal name."""
     plan = mappings.plan_session(full_session(), ticket=TICKET, rep_user=REP_USER)
     rows = [
-        (r.fields["u_survey_type"], r.fields["u_question"], r.fields["u_answer"])
+        (
+            r.fields["u_survey_type"],
+            r.fields["u_question"],
+            r.fields["u_question_label"],
+            r.fields["u_answer"],
+        )
         for r in plan.survey_rows
     ]
     assert rows == [
-        ("customer", "How satisfied are you?", "Very satisfied"),
-        ("customer", "recommend", "Yes"),
-        ("representative", "Was the issue resolved?", "Yes"),
+        ("customer", "satisfaction", "How satisfied are you?", "Very satisfied"),
+        ("customer", "recommend", "recommend", "Yes"),
+        ("representative", "resolved", "Was the issue resolved?", "Yes"),
     ]
     first = plan.survey_rows[0]
     assert first.table == "u_bomgar_survey_response"
     assert first.key == {
         "u_lsid": LSID,
         "u_survey_type": "customer",
-        "u_question": "How satisfied are you?",
+        "u_question": "satisfaction",
     }
     assert first.session_link_field == "u_session"
     assert first.fields["u_task"] == TICKET["sys_id"]
@@ -276,6 +281,7 @@ def test_written_fields_lists_tables_and_fields(mappings):
         "u_lsid",
         "u_survey_type",
         "u_question",
+        "u_question_label",
         "u_answer",
         "u_submitted_by",
     }

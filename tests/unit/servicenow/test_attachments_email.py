@@ -56,9 +56,9 @@ def test_attach_file_at_exactly_10_mb_is_sent(rsps, make_client):
     assert len(rsps.calls[0].request.body) == MAX_ATTACHMENT_BYTES
 
 
-def test_attach_file_is_retried_after_503(rsps, make_client, sleeps):
-    """An upload answered 503 did not happen and is sent again."""
-    rsps.post(ATTACH_URL, status=503, body="")
+def test_attach_file_is_retried_after_429(rsps, make_client, sleeps):
+    """An upload answered 429 did not happen and is sent again."""
+    rsps.post(ATTACH_URL, status=429, body="")
     rsps.post(ATTACH_URL, status=201, json={"result": META})
     assert (
         make_client().attach_file("incident", SYS_ID, "chat.txt", b"hello world", "text/plain")

@@ -202,3 +202,47 @@ def test_whole_batch_401_raises(rsps, make_client):
     )
     with pytest.raises(AuthError):
         make_client().batch(_items())
+
+
+def _reads():
+    return [BatchRequest("r", "GET", table_url("incident", SYS_ID))]
+
+
+def _ok(item_id: str) -> dict:
+    return {"batch_request_id": "1", "serviced_requests": [_served(item_id, 200, {"result": {}})]}
+
+
+def test_a_batch_of_reads_is_retried_after_a_5xx(rsps, make_client, sleeps):
+    """A batch holding only GETs is a read: a 500 answer is retried."""
+    rsps.post(BATCH_URL, status=500, body="")
+    rsps.post(BATCH_URL, json=_ok("r"))
+    (response,) = make_client().batch(_reads())
+    assert response.ok and len(rsps.calls) == 2 and len(sleeps) == 1
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_batch_with_writes_is_not_resent_after_a_5xx(rsps, make_client, sleeps, status):
+    """A batch holding writes may have committed before its 5xx: it is raised, not resent."""
+    rsps.post(BATCH_URL, status=status, body="")
+    with pytest.raises(ServerError):
+        make_client().batch(_items())
+    assert len(rsps.calls) == 1 and sleeps == []
+
+
+def test_before_send_runs_before_every_attempt_and_can_stop_the_call(rsps, make_client, sleeps):
+    """before_send runs before each send (retries included); raising in it sends nothing more."""
+    calls: list[int] = []
+
+    class Stop(Exception):
+        pass
+
+    def guard() -> None:
+        calls.append(len(rsps.calls))
+        if len(calls) == 2:
+            raise Stop()
+
+    rsps.post(BATCH_URL, status=429, body="", headers={"Retry-After": "1"})
+    with pytest.raises(Stop):
+        make_client().batch(_items(), before_send=guard)
+    assert calls == [0, 1]
+    assert len(rsps.calls) == 1

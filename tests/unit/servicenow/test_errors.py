@@ -16,6 +16,7 @@ from connector.errors import (
     ServerError,
     TransportError,
 )
+from connector.servicenow.client import in_doubt
 from tests.unit.servicenow.conftest import SYS_ID, TABLE
 
 RECORD = {"sys_id": SYS_ID, "state": "2"}
@@ -154,12 +155,22 @@ def test_500_on_post_is_not_retried(rsps, make_client, sleeps):
     assert sleeps == []
 
 
-def test_503_on_post_is_retried(rsps, make_client, sleeps):
-    """A 503 is a throttle answer: the write did not happen and is resent."""
+def test_503_on_post_is_not_retried(rsps, make_client, sleeps):
+    """A 503 may come after the instance committed (a node restarting), so it is not resent."""
     rsps.post(f"{TABLE}/incident", status=503, body="")
+    with pytest.raises(ServerError) as info:
+        make_client().create_record("incident", {"state": "2"})
+    assert info.value.status == 503 and in_doubt(info.value)
+    assert len(rsps.calls) == 1
+    assert sleeps == []
+
+
+def test_429_on_post_is_retried(rsps, make_client, sleeps):
+    """A 429 is refused before the instance acts: the write did not happen and is resent."""
+    rsps.post(f"{TABLE}/incident", status=429, body="", headers={"Retry-After": "3"})
     rsps.post(f"{TABLE}/incident", status=201, json={"result": RECORD})
     assert make_client().create_record("incident", {"state": "2"}) == RECORD
-    assert len(sleeps) == 1
+    assert sleeps == [3.0]
 
 
 def test_timeout_on_post_is_not_retried(rsps, make_client, sleeps):
