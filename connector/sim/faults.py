@@ -44,6 +44,8 @@ class FaultSettings:
     error_rate: float = 0.0  # share answered with a status from error_statuses, nothing written
     error_after_rate: float = 0.0  # share whose write is committed, then answered with the status
     error_statuses: tuple[int, ...] = (500, 503)
+    # Statuses of "after" errors: a 429 is refused before anything runs, so 5xx only by default.
+    error_after_statuses: tuple[int, ...] = (500, 503)
     drop_rate: float = 0.0  # share whose connection is reset, nothing written
     drop_after_rate: float = 0.0  # share whose write is committed, then the connection is reset
     timeout_rate: float = 0.0  # share held timeout_seconds before they run (they still run)
@@ -61,10 +63,10 @@ class FaultSettings:
                     f"unknown fault setting {name!r}; known: {', '.join(sorted(known))}"
                 )
             current = getattr(self, name)
-            if name == "error_statuses":
+            if name in ("error_statuses", "error_after_statuses"):
                 value = tuple(int(v) for v in value)
                 if not value:
-                    raise ValueError("error_statuses must name at least one status")
+                    raise ValueError(f"{name} must name at least one status")
             elif name == "seed":
                 value = None if value is None else int(value)
             elif isinstance(current, float):
@@ -84,6 +86,7 @@ class FaultSettings:
         """Return the settings as JSON-ready data."""
         data = asdict(self)
         data["error_statuses"] = list(self.error_statuses)
+        data["error_after_statuses"] = list(self.error_after_statuses)
         return data
 
 
@@ -233,12 +236,14 @@ class Faults:
             if s.jitter_ms:
                 delay += self._rng.uniform(0, s.jitter_ms) / 1000.0
             roll = self._rng.random()
-            status = self._rng.choice(s.error_statuses) if s.error_statuses else 500
+            before_status = self._rng.choice(s.error_statuses)
+            after_status = self._rng.choice(s.error_after_statuses)
         decision = Decision()
         for kind in KINDS:
             for phase, suffix in zip(PHASES, _SUFFIXES, strict=True):
                 share = getattr(s, f"{kind}{suffix}")
                 if roll < share:
+                    status = before_status if phase == "before" else after_status
                     decision = Decision(kind, phase, status if kind == "error" else 0)
                     break
                 roll -= share

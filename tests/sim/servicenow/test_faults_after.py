@@ -50,7 +50,7 @@ def batch_body(*descriptions: str) -> dict[str, object]:
 @pytest.mark.parametrize("status", [500, 503])
 def test_error_after_commits_the_write_then_answers_the_error(sim: Sim, status: int) -> None:
     """error_after_rate 1: the insert is committed, yet the caller sees the instance's 5xx."""
-    sim.state.configure_faults({"error_after_rate": 1.0, "error_statuses": [status]})
+    sim.state.configure_faults({"error_after_rate": 1.0, "error_after_statuses": [status]})
     r = sim.call("POST", "/api/now/table/incident", json={"short_description": "after-5xx"})
     assert r.status_code == status and r.json()["status"] == "failure"
     assert len(incidents(sim, "after-5xx")) == 1
@@ -112,7 +112,7 @@ def test_timeout_before_lands_the_write_late(sim: Sim) -> None:
 
 def test_after_faults_apply_to_a_whole_batch(sim: Sim) -> None:
     """A Batch API call faulted after taking effect commits every item, then answers 500."""
-    sim.state.configure_faults({"error_after_rate": 1.0, "error_statuses": [500]})
+    sim.state.configure_faults({"error_after_rate": 1.0, "error_after_statuses": [500]})
     r = sim.call("POST", "/api/now/v1/batch", json=batch_body("wb-1", "wb-2"))
     assert r.status_code == 500
     assert len(incidents(sim, "wb-1")) == 1 and len(incidents(sim, "wb-2")) == 1
