@@ -47,6 +47,9 @@ def _table_chain(sn, table: str) -> list[str] | None:  # type: ignore[no-untyped
     return chain
 
 
+MISSING_TABLE = "(table)"  # marks a table that does not exist at all, ahead of its fields
+
+
 def missing_fields(svc) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
     """Return table → fields the configured mappings write that the instance lacks."""
     sn = svc.servicenow
@@ -54,7 +57,7 @@ def missing_fields(svc) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
     for table, fields in sorted(svc.mappings.written_fields().items()):
         chain = _table_chain(sn, table or _TICKET_TABLE)
         if chain is None:
-            missing[table] = ["(table missing)", *sorted(fields)]
+            missing[table] = [MISSING_TABLE, *sorted(fields)]
             continue
         rows = sn.query(
             "sys_dictionary",
@@ -76,14 +79,22 @@ def verify(config_path: str | None) -> None:
     written = svc.mappings.written_fields()
     missing = missing_fields(svc)
     for table, fields in sorted(written.items()):
-        state = "MISSING" if table in missing else "ok"
-        click.echo(f"{table}: {len(fields)} field(s) {state}")
-        for name in missing.get(table, []):
-            click.echo(f"  missing {table}.{name}")
+        absent = missing.get(table, [])
+        if absent[:1] == [MISSING_TABLE]:
+            click.echo(f"{table}: table MISSING ({len(fields)} field(s))")
+            click.echo(f"  missing table {table}")
+        else:
+            state = "MISSING" if absent else "ok"
+            click.echo(f"{table}: {len(fields)} field(s) {state}")
+        for name in absent:
+            if name != MISSING_TABLE:
+                click.echo(f"  missing {table}.{name}")
     if missing:
-        count = sum(len(v) for v in missing.values())
+        tables = sum(1 for v in missing.values() if v[:1] == [MISSING_TABLE])
+        count = sum(len(v) for v in missing.values()) - tables
         raise click.ClickException(
-            f"{count} field(s) missing on {svc.config['servicenow.instance_url']}; "
-            "install the update set (connector servicenow export-update-set) or fix the mappings"
+            f"{tables} table(s) and {count} field(s) missing on "
+            f"{svc.config['servicenow.instance_url']}; install the update set "
+            "(connector servicenow export-update-set) or fix the mappings"
         )
     click.echo(f"{svc.config['servicenow.instance_url']}: every mapped field exists")

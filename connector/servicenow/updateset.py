@@ -6,31 +6,78 @@ Import Update Set from XML::
     <unload unload_date="…">
       <sys_remote_update_set action="INSERT_OR_UPDATE"> … </sys_remote_update_set>
       <sys_update_xml action="INSERT_OR_UPDATE">
-        <name>sys_ui_action_<sys_id></name> <type>UI Action</type> …
-        <payload>&lt;?xml …?&gt;&lt;record_update table="sys_ui_action"&gt;…</payload>
-        <remote_update_set display_value="…">…</remote_update_set>
+        <name>sys_dictionary_u_bomgar_session_u_lsid</name> <table>u_bomgar_session</table> …
+        <payload>&lt;?xml …?&gt;&lt;record_update&gt;&lt;sys_dictionary …</payload>
       </sys_update_xml>
       …
     </unload>
 
-Each payload is the XML of one record (``<record_update table="T"><T action="INSERT_OR_UPDATE">``
-with one element per field), escaped as text. Sys_ids are derived from stable names so a
+Each payload is one record (or one composite record) in the form real exports use:
+
+- ``sys_db_object_<table>``: ``<record_update table="sys_db_object"><sys_db_object …>``
+- ``sys_dictionary_<table>_<element>`` (``_null`` for the table's collection entry):
+  ``<record_update><sys_dictionary action="INSERT_OR_UPDATE" element="…" table="…">``
+- ``sys_documentation_<table>_<element>_en``: the label, wrapped in an outer
+  ``<sys_documentation element label language table>``
+- ``sys_choice_<table>_<field>``: ``<sys_choice … version="3">`` holding the ``sys_choice_set``
+  and every ``sys_choice`` row of the field
+- everything else: ``<record_update table="T"><T action="INSERT_OR_UPDATE">``, named ``T_<sys_id>``
+  (roles by name)
+
+Every record carries ``sys_scope``/``sys_package`` (global), ``sys_class_name`` and
+``sys_update_name``. Tables, columns, choices, roles, ACLs and reports are data (TABLES, ROLES,
+REPORTS): a new table is one more ``Table`` entry. Sys_ids are derived from stable names, so a
 re-export updates the same records on the instance instead of adding copies.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
-SCOPE_PREFIX = "x_bomgar"
+from connector.servicenow.scripts import (
+    AGENT_ROLE,
+    AJAX_INCLUDE,
+    JUMP_CI_ACTION,
+    JUMP_CI_CONDITION,
+    JUMP_CLIENT_SCRIPT,
+    JUMP_MACRO,
+    PROPERTY_LINK_TTL,
+    PROPERTY_SECRET,
+    PROPERTY_TOKEN,
+    PROPERTY_URL,
+    SCRIPT_INCLUDE,
+    SESSION_KEY_ACTION,
+    SESSION_KEY_CONDITION,
+    SESSION_KEY_PAGE_CLIENT,
+    SESSION_KEY_PAGE_HTML,
+    SUPPORT_FRAME_PAGE_HTML,
+    SUPPORT_NOW_ACTION,
+    SUPPORT_NOW_CONDITION,
+    related_lists_fix_script,
+)
+
 UPDATE_SET_NAME = "Bomgar Remote Support connector"
-PROPERTY_URL = f"{SCOPE_PREFIX}.connector_url"
-PROPERTY_TOKEN = f"{SCOPE_PREFIX}.connector_token"
-PROPERTY_SECRET = f"{SCOPE_PREFIX}.signing_secret"
-PROPERTY_LINK_TTL = f"{SCOPE_PREFIX}.link_ttl_seconds"
+ROLE_INTEGRATION = "x_bomgar.integration"
+ROLE_READER = "x_bomgar.reader"
+# Base-system roles the ACLs name: referenced by sys_id and, for the commit's coalescing, by name.
+BASE_ROLES = {
+    "itil": "282bf1fac6112285017366cb5f867469",
+    "admin": "2831a114c611228501d4ea6c309d626d",
+}
+# Who may do what on each table the update set creates (sys_security_acl + _role, OR of roles).
+# The connector never deletes, so delete is left to admins.
+TABLE_ACCESS: dict[str, tuple[str, ...]] = {
+    "create": (ROLE_INTEGRATION,),
+    "read": (ROLE_INTEGRATION, ROLE_READER, AGENT_ROLE),
+    "write": (ROLE_INTEGRATION,),
+    "delete": ("admin",),
+}
+# Forms that get our related lists (by the fix script, which keeps the customer's lists).
+RELATED_LIST_PARENTS = ("incident",)
 
 
 def stable_id(*parts: str) -> str:
@@ -48,25 +95,59 @@ class Column:
     max_length: int = 40
     reference: str = ""
     choices: tuple[tuple[str, str], ...] = ()
+    mandatory: bool = False
+    unique: bool = False  # a unique index: the instance refuses a second row with this value
+    read_only: bool = False
+    display: bool = False  # the table's display column
 
 
 @dataclass(frozen=True)
 class Table:
-    """A table the update set creates, with the related list it adds to task forms."""
+    """A table the update set creates, its access rules and the related list it adds to tickets."""
 
     name: str
     label: str
+    plural: str
     columns: tuple[Column, ...]
-    task_field: str = "u_task"
-    extra: dict[str, str] = field(default_factory=dict)
+    task_field: str = "u_task"  # reference to the ticket: the related list is "<name>.<task_field>"
+    access: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(TABLE_ACCESS))
+
+    @property
+    def related_list(self) -> str:
+        """Return the related-list name a ticket form shows this table under."""
+        return f"{self.name}.{self.task_field}"
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role the update set creates."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report definition (sys_report) shipped with the update set."""
+
+    title: str
+    table: str
+    type: str  # bar, pie, list, single_score, ...
+    field: str = ""  # group by
+    aggregate: str = "COUNT"
+    sum_field: str = ""  # the field AVG/SUM aggregate
+    filter: str = ""
+    field_list: str = ""
+    roles: tuple[str, ...] = (AGENT_ROLE, ROLE_READER)
 
 
 TABLES: tuple[Table, ...] = (
     Table(
         "u_bomgar_session",
         "Bomgar Session",
+        "Bomgar Sessions",
         (
-            Column("u_lsid", "LSID", "string", 64),
+            Column("u_lsid", "LSID", "string", 64, unique=True, display=True),
             Column("u_task", "Task", "reference", 32, "task"),
             Column("u_start_time", "Start time", "glide_date_time"),
             Column("u_end_time", "End time", "glide_date_time"),
@@ -90,6 +171,7 @@ TABLES: tuple[Table, ...] = (
     Table(
         "u_bomgar_survey_response",
         "Bomgar Survey Response",
+        "Bomgar Survey Responses",
         (
             Column("u_session", "Session", "reference", 32, "u_bomgar_session"),
             Column("u_task", "Task", "reference", 32, "task"),
@@ -101,7 +183,7 @@ TABLES: tuple[Table, ...] = (
                 40,
                 choices=(("customer", "Customer"), ("representative", "Representative")),
             ),
-            Column("u_question", "Question", "string", 255),
+            Column("u_question", "Question", "string", 255, display=True),
             Column("u_question_label", "Question label", "string", 255),
             Column("u_answer", "Answer", "string", 4000),
             Column("u_submitted_by", "Submitted by", "string", 100),
@@ -109,442 +191,651 @@ TABLES: tuple[Table, ...] = (
     ),
 )
 
-# -- scripts run on the instance ------------------------------------------------------------
+ROLES: tuple[Role, ...] = (
+    Role(ROLE_INTEGRATION, "The connector's account: writes Bomgar sessions and survey responses"),
+    Role(ROLE_READER, "Reads Bomgar sessions and survey responses (itil users can too)"),
+)
 
-SCRIPT_INCLUDE = f"""var BomgarConnector = Class.create();
-BomgarConnector.prototype = {{
-    initialize: function() {{
-        this.url = gs.getProperty('{PROPERTY_URL}', '').replace(/\\/+$/, '');
-        this.token = gs.getProperty('{PROPERTY_TOKEN}', '');
-    }},
+REPORTS: tuple[Report, ...] = (
+    Report("Bomgar sessions by representative", "u_bomgar_session", "bar", field="u_rep_name"),
+    # task has no category: ref_incident walks to the incident the session belongs to.
+    Report(
+        "Bomgar sessions by ticket category",
+        "u_bomgar_session",
+        "bar",
+        field="u_task.ref_incident.category",
+    ),
+    Report(
+        "Bomgar session average duration (seconds)",
+        "u_bomgar_session",
+        "single_score",
+        aggregate="AVG",
+        sum_field="u_duration",
+    ),
+    Report(
+        "Bomgar customer survey answers",
+        "u_bomgar_survey_response",
+        "list",
+        field="u_question",
+        filter="u_survey_type=customer",
+        field_list="u_question,u_answer,u_submitted_by,u_lsid,sys_created_on",
+    ),
+)
 
-    // POST a JSON body to the connector through the "Bomgar Connector" REST message.
-    call: function(path, body) {{
-        var r = new sn_ws.RESTMessageV2('Bomgar Connector', 'post');
-        r.setEndpoint(this.url + path);
-        r.setRequestHeader('Authorization', 'Bearer ' + this.token);
-        r.setRequestHeader('Content-Type', 'application/json');
-        r.setRequestHeader('Accept', 'application/json');
-        r.setRequestBody(JSON.stringify(body));
-        r.setHttpTimeout(30000);
-        var response = r.execute();
-        var text = response.getBody() || '{{}}';
-        var data;
-        try {{ data = JSON.parse(text); }} catch (e) {{ data = {{error: {{message: text}}}}; }}
-        data.status = response.getStatusCode();
-        return data;
-    }},
+PROPERTIES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        PROPERTY_URL,
+        "string",
+        "",
+        "Base https URL of the Bomgar connector, e.g. https://connector.example.com",
+    ),
+    (PROPERTY_TOKEN, "password2", "", "Bearer token the connector accepts (one of api.tokens)"),
+    (
+        PROPERTY_SECRET,
+        "password2",
+        "",
+        "Shared secret for Get Support Now links (support.signing_secret)",
+    ),
+    (PROPERTY_LINK_TTL, "integer", "600", "Seconds a Get Support Now link stays valid"),
+)
 
-    sessionKey: function(table, sysId, emailCaller) {{
-        return this.call('/api/v1/session-keys', {{
-            table: table, sys_id: sysId, requested_by: gs.getUserID(),
-            email_caller: emailCaller === true
-        }});
-    }},
+# -- records ------------------------------------------------------------------------------
 
-    jump: function(body) {{
-        return this.call('/api/v1/jump', body);
-    }},
 
-    // The signed Get Support Now link: see docs/servicenow-setup.md "Signed links".
-    supportLink: function(table, sysId) {{
-        var secret = gs.getProperty('{PROPERTY_SECRET}', '');
-        var ttl = parseInt(gs.getProperty('{PROPERTY_LINK_TTL}', '600'), 10);
-        var user = gs.getUserID();
-        var expires = Math.floor(new Date().getTime() / 1000) + ttl;
-        var message = table + '\\n' + sysId + '\\n' + user + '\\n' + expires;
-        var key = GlideStringUtil.base64Encode(secret);
-        var sig = new GlideCertificateEncryption().generateMac(key, 'HmacSHA256', message);
-        return this.url + '/support/' + table + '/' + sysId + '?user=' + user +
-            '&expires=' + expires + '&sig=' + encodeURIComponent(sig);
-    }},
+@dataclass(frozen=True)
+class Ref:
+    """A reference value with the attributes real exports put on it."""
 
-    type: 'BomgarConnector'
-}};
-"""
+    value: str
+    display: str
+    name: str = ""  # coalescing key the commit uses when the sys_id is unknown
 
-AJAX_INCLUDE = """var BomgarConnectorAjax = Class.create();
-BomgarConnectorAjax.prototype = Object.extendsObject(AbstractAjaxProcessor, {
-    sessionKey: function() {
-        var data = new BomgarConnector().sessionKey(this.getParameter('sysparm_table'),
-            this.getParameter('sysparm_sys_id'), this.getParameter('sysparm_email') == 'true');
-        return JSON.stringify(data);
-    },
-    jump: function() {
-        var body = {};
-        if (this.getParameter('sysparm_ci'))
-            body.ci_sys_id = this.getParameter('sysparm_ci');
-        if (this.getParameter('sysparm_sys_id')) {
-            body.table = this.getParameter('sysparm_table');
-            body.sys_id = this.getParameter('sysparm_sys_id');
-        }
-        return JSON.stringify(new BomgarConnector().jump(body));
-    },
-    type: 'BomgarConnectorAjax'
-});
-"""
 
-SESSION_KEY_ACTION = """function bomgarSessionKey() {
-    var dialog = new GlideModal('x_bomgar_session_key');
-    dialog.setTitle('Bomgar Session Key');
-    dialog.setPreference('sysparm_table', g_form.getTableName());
-    dialog.setPreference('sysparm_sys_id', g_form.getUniqueValue());
-    dialog.render();
+Value = str | Ref
+
+
+@dataclass
+class Update:
+    """One sys_update_xml row: its name, what it concerns and its payload element."""
+
+    name: str  # sys_update_name
+    cls: str  # the record's table (sys_dictionary, sys_ui_action, ...)
+    type: str  # sys_update_xml.type, as the instance labels it
+    target: str  # target_name
+    table: str  # the table the update concerns ("" for records tied to no table)
+    payload: ET.Element  # <record_update>
+
+
+_META = {
+    "sys_package": Ref("global", "Global", "global"),
+    "sys_scope": Ref("global", "Global"),
 }
-"""
-
-SESSION_KEY_PAGE_HTML = """<?xml version="1.0" encoding="utf-8" ?>
-<j:jelly trim="false" xmlns:j="jelly:core" xmlns:g="glide" xmlns:j2="null" xmlns:g2="null">
-  <div id="bomgar_key" role="status" aria-live="polite">Requesting a session key…</div>
-  <p><label for="bomgar_key_url">Link for the caller</label>
-     <input id="bomgar_key_url" class="form-control" readonly="readonly"/></p>
-  <button id="bomgar_email" class="btn btn-primary" onclick="bomgarEmail()">
-    Click to email link to caller</button>
-  <p id="bomgar_email_status" role="status" aria-live="polite"></p>
-</j:jelly>
-"""
-
-SESSION_KEY_PAGE_CLIENT = """function bomgarRequest(email) {
-    var gm = GlideModal.get();
-    var ga = new GlideAjax('BomgarConnectorAjax');
-    ga.addParam('sysparm_name', 'sessionKey');
-    ga.addParam('sysparm_table', gm.getPreference('sysparm_table'));
-    ga.addParam('sysparm_sys_id', gm.getPreference('sysparm_sys_id'));
-    ga.addParam('sysparm_email', email ? 'true' : 'false');
-    ga.getXMLAnswer(function(answer) {
-        var data = JSON.parse(answer);
-        if (data.error) {
-            var target = email ? 'bomgar_email_status' : 'bomgar_key';
-            gel(target).innerText = data.error.message;
-            return;
-        }
-        gel('bomgar_key').innerText = 'Session key: ' + data.short_key;
-        gel('bomgar_key_url').value = data.key_url;
-        if (email) gel('bomgar_email_status').innerText = 'Emailed to the caller.';
-    });
-}
-function bomgarEmail() { bomgarRequest(true); }
-bomgarRequest(false);
-"""
-
-SUPPORT_NOW_ACTION = """var link = new BomgarConnector().supportLink(current.getTableName(),
-    current.getUniqueValue());
-action.setRedirectURL('x_bomgar_support.do?sysparm_url=' + encodeURIComponent(link));
-"""
-
-SUPPORT_FRAME_PAGE_HTML = """<?xml version="1.0" encoding="utf-8" ?>
-<j:jelly trim="false" xmlns:j="jelly:core" xmlns:g="glide" xmlns:j2="null" xmlns:g2="null">
-  <g:evaluate var="jvar_url" expression="RP.getParameterValue('sysparm_url')"/>
-  <iframe title="Get Support Now" src="${jvar_url}"
-          style="width:100%;height:640px;border:0"></iframe>
-</j:jelly>
-"""
-
-JUMP_CLIENT_SCRIPT = """function bomgarJump(body) {
-    var ga = new GlideAjax('BomgarConnectorAjax');
-    ga.addParam('sysparm_name', 'jump');
-    for (var k in body) ga.addParam(k, body[k]);
-    ga.getXMLAnswer(function(answer) {
-        var data = JSON.parse(answer);
-        if (data.error) { g_form.addErrorMessage(data.error.message); return; }
-        if (data.warning) g_form.addInfoMessage(data.warning);
-        window.location.href = data.url;
-    });
-}
-"""
-
-JUMP_MACRO = """<?xml version="1.0" encoding="utf-8" ?>
-<j:jelly trim="false" xmlns:j="jelly:core" xmlns:g="glide" xmlns:j2="null" xmlns:g2="null">
-  <a id="bomgar_jump_${ref}" class="btn btn-default icon-connect" tabindex="0"
-     title="Jump to this configuration item with Bomgar" aria-label="Jump to configuration item"
-     onclick="bomgarJump({sysparm_table: g_form.getTableName(),
-                          sysparm_sys_id: g_form.getUniqueValue()})">
-    <span class="sr-only">Jump</span>
-  </a>
-</j:jelly>
-"""
-
-JUMP_CI_ACTION = """function bomgarJumpCi() {
-    bomgarJump({sysparm_ci: g_form.getUniqueValue()});
-}
-"""
 
 
-def _records() -> list[tuple[str, str, dict[str, str], str]]:
-    """Return (table, sys_id, fields, display name) for every record of the update set."""
-    out: list[tuple[str, str, dict[str, str], str]] = []
+def _fill(parent: ET.Element, values: dict[str, Value]) -> None:
+    """Append one element per field, sorted by name as real exports are."""
+    for name in sorted(values):
+        value = values[name]
+        el = ET.SubElement(parent, name)
+        if isinstance(value, Ref):
+            el.set("display_value", value.display)
+            if value.name and name == "sys_package":
+                el.set("source", value.name)
+            elif value.name:
+                el.set("name", value.name)
+            el.text = value.value
+        elif value != "":
+            el.text = value
 
-    def add(table: str, key: str, fields: dict[str, str], name: str) -> None:
-        out.append((table, stable_id(table, key), fields, name))
 
-    for t in TABLES:
-        add(
+def _record(cls: str, sys_id: str, update_name: str, values: dict[str, Value]) -> dict[str, Value]:
+    """Return a record's fields with the metadata every payload carries."""
+    return {
+        **values,
+        **_META,
+        "sys_class_name": cls,
+        "sys_id": sys_id,
+        "sys_update_name": update_name,
+    }
+
+
+def _simple(
+    cls: str, key: str, type_label: str, target: str, table: str, values: dict[str, Value]
+) -> Update:
+    """Build an update for a plain record: ``<record_update table=T><T action=…>``."""
+    sys_id = stable_id(cls, key)
+    name = f"{cls}_{sys_id}"
+    root = ET.Element("record_update", {"table": cls})
+    rec = ET.SubElement(root, cls, {"action": "INSERT_OR_UPDATE"})
+    _fill(rec, _record(cls, sys_id, name, values))
+    return Update(name, cls, type_label, target, table, root)
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _table_updates(t: Table) -> Iterator[Update]:
+    """Yield the table, its dictionary, labels and choices."""
+    name = f"sys_db_object_{t.name}"
+    root = ET.Element("record_update", {"table": "sys_db_object"})
+    rec = ET.SubElement(root, "sys_db_object", {"action": "INSERT_OR_UPDATE"})
+    _fill(
+        rec,
+        _record(
             "sys_db_object",
-            t.name,
+            stable_id("sys_db_object", t.name),
+            name,
             {
-                "name": t.name,
-                "label": t.label,
-                "super_class": "",
+                "access": "public",
+                "actions_access": "true",
+                "alter_access": "true",
+                "client_scripts_access": "true",
+                "configuration_access": "false",
+                "create_access": "true",
+                # Our own ACLs below; true would also create a <table>_user role and its ACLs.
+                "create_access_controls": "false",
+                "delete_access": "true",
                 "is_extendable": "false",
-                "create_access_controls": "true",
-                "sys_class_name": "sys_db_object",
+                "label": t.label,
+                "name": t.name,
+                "read_access": "true",
+                "super_class": "",
+                "sys_name": t.label,
+                "update_access": "true",
+                "ws_access": "true",
             },
-            t.label,
+        ),
+    )
+    yield Update(name, "sys_db_object", "Table", t.name, t.name, root)
+    yield _dictionary(t.name, "", t.label, "collection", 40)
+    yield _documentation(t.name, "", t.label, t.plural)
+    for c in t.columns:
+        yield _dictionary(
+            t.name,
+            c.name,
+            c.label,
+            c.type,
+            c.max_length,
+            reference=c.reference,
+            choice=bool(c.choices),
+            mandatory=c.mandatory,
+            unique=c.unique,
+            read_only=c.read_only,
+            display=c.display,
         )
-        add(
-            "sys_dictionary",
+        yield _documentation(t.name, c.name, c.label, c.label + "s")
+        if c.choices:
+            yield _choices(t.name, c)
+
+
+def _dictionary(
+    table: str,
+    element: str,
+    label: str,
+    internal_type: str,
+    max_length: int,
+    *,
+    reference: str = "",
+    choice: bool = False,
+    mandatory: bool = False,
+    unique: bool = False,
+    read_only: bool = False,
+    display: bool = False,
+) -> Update:
+    name = f"sys_dictionary_{table}_{element or 'null'}"
+    root = ET.Element("record_update")
+    rec = ET.SubElement(
+        root,
+        "sys_dictionary",
+        {"action": "INSERT_OR_UPDATE", "element": element, "table": table},
+    )
+    values: dict[str, Value] = {
+        "active": "true",
+        "array": "false",
+        "audit": "false",
+        "choice": "1" if choice else "",
+        "column_label": label,
+        "display": _bool(display),
+        "element": element,
+        "internal_type": Ref(internal_type, internal_type.replace("_", " ").title()),
+        "mandatory": _bool(mandatory),
+        "max_length": str(max_length),
+        "name": table,
+        "primary": "false",
+        "read_only": _bool(read_only),
+        "spell_check": "false",
+        "sys_name": label,
+        "text_index": "false",
+        "unique": _bool(unique),
+        "virtual": "false",
+        "xml_view": "false",
+    }
+    if reference:
+        values["reference"] = Ref(reference, reference)
+    _fill(rec, _record("sys_dictionary", stable_id("sys_dictionary", table, element), name, values))
+    target = f"{table}.{element}" if element else table
+    return Update(name, "sys_dictionary", "Dictionary", target, table, root)
+
+
+def _documentation(table: str, element: str, label: str, plural: str) -> Update:
+    name = f"sys_documentation_{table}_{element or 'null'}_en"
+    root = ET.Element("record_update")
+    outer = ET.SubElement(
+        root,
+        "sys_documentation",
+        {"element": element, "label": label, "language": "en", "table": table},
+    )
+    rec = ET.SubElement(outer, "sys_documentation", {"action": "INSERT_OR_UPDATE"})
+    values: dict[str, Value] = {
+        "element": element,
+        "help": "",
+        "hint": "",
+        "label": label,
+        "language": "en",
+        "name": table,
+        "plural": plural,
+        "sys_name": label,
+        "url": "",
+        "url_target": "",
+    }
+    sys_id = stable_id("sys_documentation", table, element, "en")
+    _fill(rec, _record("sys_documentation", sys_id, name, values))
+    target = f"{table}.{element}" if element else table
+    return Update(name, "sys_documentation", "Field Label", target, table, root)
+
+
+def _choices(table: str, c: Column) -> Update:
+    name = f"sys_choice_{table}_{c.name}"
+    root = ET.Element("record_update")
+    outer = ET.SubElement(
+        root,
+        "sys_choice",
+        {"action": "INSERT_OR_UPDATE", "field": c.name, "table": table, "version": "3"},
+    )
+    choice_set = ET.SubElement(outer, "sys_choice_set", {"action": "INSERT_OR_UPDATE"})
+    _fill(
+        choice_set,
+        _record(
+            "sys_choice_set",
+            stable_id("sys_choice_set", table, c.name),
+            name,
+            {"element": c.name, "name": table, "sys_name": c.name},
+        ),
+    )
+    for order, (value, label) in enumerate(c.choices):
+        row = ET.SubElement(outer, "sys_choice", {"action": "INSERT_OR_UPDATE"})
+        _fill(
+            row,
+            {
+                "dependent_value": "",
+                "element": c.name,
+                "hint": "",
+                "inactive": "false",
+                "label": label,
+                "language": "en",
+                "name": table,
+                "sequence": str(order),
+                "sys_id": stable_id("sys_choice", table, c.name, value),
+                "value": value,
+            },
+        )
+    return Update(name, "sys_choice", "Choice List", f"{table}.{c.name}", table, root)
+
+
+def _role_update(role: Role) -> Update:
+    # Roles are keyed by name in update names (UNCONFIRMED; see docs/servicenow-setup.md).
+    sys_id = stable_id("sys_user_role", role.name)
+    name = f"sys_user_role_{role.name}"
+    root = ET.Element("record_update", {"table": "sys_user_role"})
+    rec = ET.SubElement(root, "sys_user_role", {"action": "INSERT_OR_UPDATE"})
+    values: dict[str, Value] = {
+        "assignable_by": "",
+        "can_delegate": "true",
+        "description": role.description,
+        "elevated_privilege": "false",
+        "grantable": "true",
+        "name": role.name,
+        "suffix": role.name.split(".", 1)[-1],
+        "sys_name": role.name,
+    }
+    _fill(rec, _record("sys_user_role", sys_id, name, values))
+    return Update(name, "sys_user_role", "Role", role.name, "", root)
+
+
+def role_ref(name: str) -> Ref:
+    """Return the reference to a role by sys_id, with its name for coalescing."""
+    sys_id = BASE_ROLES.get(name) or stable_id("sys_user_role", name)
+    return Ref(sys_id, name, name)
+
+
+def _acl_updates(t: Table) -> Iterator[Update]:
+    """Yield a record ACL per operation and one ACL-role row per role allowed."""
+    for operation, roles in t.access.items():
+        key = f"{t.name}.{operation}"
+        acl = _simple(
+            "sys_security_acl",
+            key,
+            "Access Control",
+            t.name,
             t.name,
             {
-                "name": t.name,
-                "element": "",
-                "internal_type": "collection",
-                "column_label": t.label,
                 "active": "true",
+                "admin_overrides": "true",
+                "advanced": "false",
+                "condition": "",
+                "description": f"{operation} on {t.label}: {', '.join(roles)}",
+                "name": t.name,
+                "operation": Ref(operation, operation),
+                "script": "",
+                "sys_name": t.name,
+                "type": Ref("record", "record"),
             },
-            f"{t.name} collection",
         )
-        for c in t.columns:
-            add(
-                "sys_dictionary",
-                f"{t.name}.{c.name}",
+        yield acl
+        acl_id = stable_id("sys_security_acl", key)
+        for role in roles:
+            yield _simple(
+                "sys_security_acl_role",
+                f"{key}.{role}",
+                "Access Role",
+                f"{t.name} {operation} {role}",
+                t.name,
                 {
-                    "name": t.name,
-                    "element": c.name,
-                    "column_label": c.label,
-                    "internal_type": c.type,
-                    "max_length": str(c.max_length),
-                    "reference": c.reference,
-                    "choice": "1" if c.choices else "0",
-                    "active": "true",
+                    "sys_security_acl": Ref(acl_id, t.name),
+                    "sys_user_role": role_ref(role),
                 },
-                f"{t.name}.{c.name}",
             )
-            for order, (value, label) in enumerate(c.choices):
-                add(
-                    "sys_choice",
-                    f"{t.name}.{c.name}.{value}",
-                    {
-                        "name": t.name,
-                        "element": c.name,
-                        "value": value,
-                        "label": label,
-                        "language": "en",
-                        "sequence": str(order * 100),
-                    },
-                    f"{t.name}.{c.name}={value}",
-                )
-        # Related list on every task form: "<table>.<reference field>".
-        related = f"{t.name}.{t.task_field}"
-        add(
-            "sys_ui_related_list",
-            f"incident.{related}",
-            {"name": "incident", "view": "Default view", "list_id": related},
-            f"{related} on incident",
-        )
-        add(
-            "sys_ui_related_list_entry",
-            f"incident.{related}.entry",
-            {
-                "list_id": stable_id("sys_ui_related_list", f"incident.{related}"),
-                "related_list": related,
-                "position": "90" if t.name == "u_bomgar_session" else "91",
-            },
-            f"{related} entry",
-        )
 
-    props = (
-        (
-            PROPERTY_URL,
-            "string",
-            "",
-            "Base URL of the Bomgar connector, e.g. https://connector.example.com",
-        ),
-        (PROPERTY_TOKEN, "password2", "", "Bearer token the connector accepts (one of api.tokens)"),
-        (
-            PROPERTY_SECRET,
-            "password2",
-            "",
-            "Shared secret for Get Support Now links (support.signing_secret)",
-        ),
-        (PROPERTY_LINK_TTL, "integer", "600", "Seconds a Get Support Now link stays valid"),
+
+def _report_update(r: Report) -> Update:
+    return _simple(
+        "sys_report",
+        r.title,
+        "Report",
+        r.title,
+        r.table,
+        {
+            "aggregate": r.aggregate,
+            "chart_size": "medium",
+            "field": r.field,
+            "field_list": r.field_list,
+            "filter": r.filter,
+            "is_published": "false",
+            "roles": ",".join(r.roles),
+            "sum_field": r.sum_field,
+            "table": r.table,
+            "title": r.title,
+            "type": r.type,
+        },
     )
-    for name, kind, value, description in props:
-        add(
-            "sys_properties",
-            name,
-            {"name": name, "type": kind, "value": value, "description": description},
-            name,
+
+
+def _updates() -> list[Update]:
+    """Return every update of the set, dependencies (tables, roles) first."""
+    out: list[Update] = []
+    for t in TABLES:
+        out.extend(_table_updates(t))
+    out.extend(_role_update(r) for r in ROLES)
+    for t in TABLES:
+        out.extend(_acl_updates(t))
+    out.extend(_report_update(r) for r in REPORTS)
+    out.append(
+        _simple(
+            "sys_script_fix",
+            "Bomgar connector: add related lists",
+            "Fix Script",
+            "Bomgar connector: add related lists",
+            "",
+            {
+                "description": "Adds the Bomgar related lists to the "
+                + ", ".join(RELATED_LIST_PARENTS)
+                + " form (default view) after the ones already there. Run it once after "
+                "committing; it changes nothing when the lists are present.",
+                "name": "Bomgar connector: add related lists",
+                "record_for_rollback": "true",
+                "script": related_lists_fix_script(
+                    RELATED_LIST_PARENTS, tuple(t.related_list for t in TABLES)
+                ),
+            },
         )
-    add(
-        "sys_rest_message",
-        "Bomgar Connector",
-        {
-            "name": "Bomgar Connector",
-            "rest_endpoint": "${" + PROPERTY_URL + "}",
-            "description": "Calls the Bomgar connector; the endpoint comes from " + PROPERTY_URL,
-            "authentication_type": "no_authentication",
-        },
-        "Bomgar Connector",
     )
-    add(
-        "sys_rest_message_fn",
-        "Bomgar Connector.post",
-        {
-            "rest_message": stable_id("sys_rest_message", "Bomgar Connector"),
-            "function_name": "post",
-            "http_method": "post",
-            "rest_endpoint": "${" + PROPERTY_URL + "}",
-        },
-        "Bomgar Connector post",
+    for name, kind, value, description in PROPERTIES:
+        out.append(
+            _simple(
+                "sys_properties",
+                name,
+                "System Property",
+                name,
+                "",
+                {
+                    "description": description,
+                    "ignore_cache": "false",
+                    "is_private": "true",
+                    "name": name,
+                    "read_roles": "",
+                    "suffix": name.split(".", 1)[-1],
+                    "type": kind,
+                    "value": value,
+                    "write_roles": "admin",
+                },
+            )
+        )
+    message_id = stable_id("sys_rest_message", "Bomgar Connector")
+    out.append(
+        _simple(
+            "sys_rest_message",
+            "Bomgar Connector",
+            "REST Message",
+            "Bomgar Connector",
+            "",
+            {
+                "authentication_type": "no_authentication",
+                "description": "Calls the Bomgar connector; the endpoint comes from "
+                + PROPERTY_URL,
+                "name": "Bomgar Connector",
+                "rest_endpoint": "${" + PROPERTY_URL + "}",
+            },
+        )
     )
-    add(
-        "sys_script_include",
-        "BomgarConnector",
-        {
-            "name": "BomgarConnector",
-            "api_name": "global.BomgarConnector",
-            "client_callable": "false",
-            "active": "true",
-            "script": SCRIPT_INCLUDE,
-        },
-        "BomgarConnector",
+    out.append(
+        _simple(
+            "sys_rest_message_fn",
+            "Bomgar Connector.post",
+            "HTTP Method",
+            "Bomgar Connector post",
+            "",
+            {
+                "function_name": "post",
+                "http_method": "post",
+                "rest_endpoint": "${" + PROPERTY_URL + "}",
+                "rest_message": Ref(message_id, "Bomgar Connector"),
+            },
+        )
     )
-    add(
-        "sys_script_include",
-        "BomgarConnectorAjax",
-        {
-            "name": "BomgarConnectorAjax",
-            "api_name": "global.BomgarConnectorAjax",
-            "client_callable": "true",
-            "active": "true",
-            "script": AJAX_INCLUDE,
-        },
-        "BomgarConnectorAjax",
+    for name, script, callable_ in (
+        ("BomgarConnector", SCRIPT_INCLUDE, False),
+        ("BomgarConnectorAjax", AJAX_INCLUDE, True),
+    ):
+        out.append(
+            _simple(
+                "sys_script_include",
+                name,
+                "Script Include",
+                name,
+                "",
+                {
+                    "access": "package_private",
+                    "active": "true",
+                    "api_name": f"global.{name}",
+                    "client_callable": _bool(callable_),
+                    "name": name,
+                    "script": script,
+                },
+            )
+        )
+    out.append(
+        _ui_action(
+            "incident",
+            "Bomgar Session Key",
+            "bomgar_session_key",
+            client=True,
+            onclick="bomgarSessionKey()",
+            condition=SESSION_KEY_CONDITION,
+            script=SESSION_KEY_ACTION,
+        )
     )
-    add(
-        "sys_ui_action",
-        "incident.Bomgar Session Key",
-        {
-            "name": "Bomgar Session Key",
-            "table": "incident",
-            "action_name": "bomgar_session_key",
-            "client": "true",
-            "onclick": "bomgarSessionKey()",
-            "form_button": "true",
-            "active": "true",
-            "condition": "!current.isNewRecord() && gs.hasRole('itil')",
-            "script": SESSION_KEY_ACTION,
-        },
-        "Bomgar Session Key",
+    out.append(
+        _simple(
+            "sys_ui_page",
+            "x_bomgar_session_key",
+            "UI Page",
+            "x_bomgar_session_key",
+            "",
+            {
+                "client_script": SESSION_KEY_PAGE_CLIENT,
+                "description": "Popup of the Bomgar Session Key button",
+                "html": SESSION_KEY_PAGE_HTML,
+                "name": "x_bomgar_session_key",
+                "processing_script": "",
+            },
+        )
     )
-    add(
-        "sys_ui_page",
-        "x_bomgar_session_key",
-        {
-            "name": "x_bomgar_session_key",
-            "description": "Popup of the Bomgar Session Key button",
-            "html": SESSION_KEY_PAGE_HTML,
-            "client_script": SESSION_KEY_PAGE_CLIENT,
-        },
-        "x_bomgar_session_key",
+    out.append(
+        _ui_action(
+            "incident",
+            "Get Support Now",
+            "bomgar_get_support_now",
+            client=False,
+            onclick="",
+            condition=SUPPORT_NOW_CONDITION,
+            script=SUPPORT_NOW_ACTION,
+        )
     )
-    add(
-        "sys_ui_action",
-        "incident.Get Support Now",
-        {
-            "name": "Get Support Now",
-            "table": "incident",
-            "action_name": "bomgar_get_support_now",
-            "client": "false",
-            "form_button": "true",
-            "active": "true",
-            "condition": "!current.isNewRecord() && current.caller_id == gs.getUserID()",
-            "script": SUPPORT_NOW_ACTION,
-        },
-        "Get Support Now",
+    out.append(
+        _simple(
+            "sys_ui_page",
+            "x_bomgar_support",
+            "UI Page",
+            "x_bomgar_support",
+            "",
+            {
+                "client_script": "",
+                "description": "Frames the connector's Get Support Now page for the caller",
+                "html": SUPPORT_FRAME_PAGE_HTML,
+                "name": "x_bomgar_support",
+                "processing_script": "",
+            },
+        )
     )
-    add(
-        "sys_ui_page",
-        "x_bomgar_support",
-        {
-            "name": "x_bomgar_support",
-            "description": "Frames the connector's Get Support Now page",
-            "html": SUPPORT_FRAME_PAGE_HTML,
-            "client_script": "",
-        },
-        "x_bomgar_support",
+    out.append(
+        _simple(
+            "sys_ui_script",
+            "bomgar_jump",
+            "UI Script",
+            "bomgar_jump",
+            "",
+            {
+                "active": "true",
+                "description": "bomgarJump(): asks the connector for a Jump to a CI",
+                "global": "true",
+                "name": "bomgar_jump",
+                "script": JUMP_CLIENT_SCRIPT,
+                "ui_type": "0",
+                "use_scoped_format": "false",
+            },
+        )
     )
-    add(
-        "sys_ui_script",
-        "bomgar_jump",
-        {"name": "bomgar_jump", "global": "true", "active": "true", "script": JUMP_CLIENT_SCRIPT},
-        "bomgar_jump",
+    out.append(
+        _simple(
+            "sys_ui_macro",
+            "bomgar_jump",
+            "UI Macro",
+            "bomgar_jump",
+            "",
+            {
+                "active": "true",
+                "description": "Jump button beside a configuration item reference field",
+                "name": "bomgar_jump",
+                "xml": JUMP_MACRO,
+            },
+        )
     )
-    add(
-        "sys_ui_macro",
-        "bomgar_jump",
-        {
-            "name": "bomgar_jump",
-            "description": "Jump button beside a configuration item reference field",
-            "active": "true",
-            "xml": JUMP_MACRO,
-        },
-        "bomgar_jump",
+    out.append(
+        _simple(
+            "sys_dictionary_override",
+            "incident.cmdb_ci.ref_contributions",
+            "Dictionary Override",
+            "incident.cmdb_ci",
+            "incident",
+            {
+                "attributes": "ref_contributions=bomgar_jump",
+                "attributes_override": "true",
+                "base_table": "task",
+                "element": "cmdb_ci",
+                "name": "incident",
+            },
+        )
     )
-    add(
-        "sys_dictionary_override",
-        "incident.cmdb_ci.ref_contributions",
-        {
-            "name": "incident",
-            "element": "cmdb_ci",
-            "base_table": "task",
-            "attributes_override": "true",
-            "attributes": "ref_contributions=bomgar_jump",
-        },
-        "incident.cmdb_ci attributes",
-    )
-    add(
-        "sys_ui_action",
-        "cmdb_ci.Bomgar Jump",
-        {
-            "name": "Bomgar Jump",
-            "table": "cmdb_ci",
-            "action_name": "bomgar_jump_ci",
-            "client": "true",
-            "onclick": "bomgarJumpCi()",
-            "form_button": "true",
-            "active": "true",
-            "script": JUMP_CI_ACTION,
-        },
-        "Bomgar Jump",
+    out.append(
+        _ui_action(
+            "cmdb_ci",
+            "Bomgar Jump",
+            "bomgar_jump_ci",
+            client=True,
+            onclick="bomgarJumpCi()",
+            condition=JUMP_CI_CONDITION,
+            script=JUMP_CI_ACTION,
+        )
     )
     return out
 
 
-_TYPE_LABELS = {
-    "sys_db_object": "Table",
-    "sys_dictionary": "Dictionary",
-    "sys_choice": "Choice",
-    "sys_ui_related_list": "Related List",
-    "sys_ui_related_list_entry": "Related List Entry",
-    "sys_properties": "System Property",
-    "sys_rest_message": "REST Message",
-    "sys_rest_message_fn": "HTTP Method",
-    "sys_script_include": "Script Include",
-    "sys_ui_action": "UI Action",
-    "sys_ui_page": "UI Page",
-    "sys_ui_script": "UI Script",
-    "sys_ui_macro": "UI Macro",
-    "sys_dictionary_override": "Dictionary Override",
-}
+def _ui_action(
+    table: str,
+    name: str,
+    action_name: str,
+    *,
+    client: bool,
+    onclick: str,
+    condition: str,
+    script: str,
+) -> Update:
+    return _simple(
+        "sys_ui_action",
+        f"{table}.{name}",
+        "UI Action",
+        name,
+        table,
+        {
+            "action_name": action_name,
+            "active": "true",
+            "client": _bool(client),
+            "condition": condition,
+            "form_button": "true",
+            "isolate_script": _bool(client),
+            "name": name,
+            "onclick": onclick,
+            "order": "100",
+            "script": script,
+            "show_insert": "false",
+            "show_update": "true",
+            "table": table,
+        },
+    )
 
 
-def record_xml(table: str, sys_id: str, fields: dict[str, str]) -> str:
-    """Return one record as the ``record_update`` XML a sys_update_xml payload holds."""
-    root = ET.Element("record_update", {"table": table})
-    rec = ET.SubElement(root, table, {"action": "INSERT_OR_UPDATE"})
-    for name, value in {**fields, "sys_id": sys_id}.items():
-        ET.SubElement(rec, name).text = value
+def java_hash(text: str) -> int:
+    """Return Java's String.hashCode of text (real exports' payload_hash)."""
+    h = 0
+    data = text.encode("utf-16-be")
+    for i in range(0, len(data), 2):
+        h = (31 * h + (data[i] << 8 | data[i + 1])) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def payload_text(root: ET.Element) -> str:
+    """Return a payload element as the text a sys_update_xml row holds."""
     return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="unicode")
 
 
@@ -552,40 +843,79 @@ def build_update_set(now: datetime | None = None) -> bytes:
     """Return the complete update set as unload XML bytes (UTF-8)."""
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S")
     set_id = stable_id("sys_remote_update_set", UPDATE_SET_NAME)
+    local_id = stable_id("sys_update_set", UPDATE_SET_NAME)
+    updates = _updates()
     root = ET.Element("unload", {"unload_date": stamp})
     remote = ET.SubElement(root, "sys_remote_update_set", {"action": "INSERT_OR_UPDATE"})
-    for name, value in {
-        "name": UPDATE_SET_NAME,
-        "description": "Tables, buttons, properties and REST message of the Bomgar connector.",
-        "application": "global",
-        "application_name": "Global",
-        "application_scope": "global",
-        "state": "loaded",
-        "release_date": "",
-        "sys_id": set_id,
-    }.items():
-        ET.SubElement(remote, name).text = value
-    for table, sys_id, fields, display in _records():
+    _fill(
+        remote,
+        {
+            "application": Ref("global", "Global"),
+            "application_name": "Global",
+            "application_scope": "global",
+            "application_version": "",
+            "collisions": "",
+            "commit_date": "",
+            "deleted": "",
+            "description": "Tables, access rules, reports, buttons, properties and REST message "
+            "of the Bomgar connector.",
+            "inserted": "",
+            "name": UPDATE_SET_NAME,
+            # The update set this one was exported from, as the instance records it.
+            "origin_sys_id": local_id,
+            "parent": "",
+            "release_date": "",
+            "remote_base_update_set": "",
+            "remote_parent_id": "",
+            "remote_sys_id": local_id,
+            "state": "loaded",
+            "summary": "",
+            "sys_class_name": "sys_remote_update_set",
+            "sys_created_by": "admin",
+            "sys_created_on": stamp,
+            "sys_id": set_id,
+            "sys_mod_count": "0",
+            "sys_updated_by": "admin",
+            "sys_updated_on": stamp,
+            "update_set": Ref(local_id, UPDATE_SET_NAME),
+            "update_source": "",
+            "updated": "",
+        },
+    )
+    for u in updates:
+        text = payload_text(u.payload)
+        digest = java_hash(text)
+        guid = stable_id("update_guid", u.name, text)
         item = ET.SubElement(root, "sys_update_xml", {"action": "INSERT_OR_UPDATE"})
-        for name, value in {
-            "action": "INSERT_OR_UPDATE",
-            "application": "global",
-            "category": "customer",
-            "name": f"{table}_{sys_id}",
-            "payload": record_xml(table, sys_id, fields),
-            "remote_update_set": set_id,
-            "replace_on_upgrade": "false",
-            "sys_id": stable_id("sys_update_xml", table, sys_id),
-            "table": fields.get("name", "") if table == "sys_dictionary" else "",
-            "target_name": display,
-            "type": _TYPE_LABELS[table],
-            "update_domain": "global",
-            "update_set": "",
-        }.items():
-            el = ET.SubElement(item, name)
-            el.text = value
-            if name == "remote_update_set":
-                el.set("display_value", UPDATE_SET_NAME)
+        _fill(
+            item,
+            {
+                "action": "INSERT_OR_UPDATE",
+                "application": Ref("global", "Global"),
+                "category": "customer",
+                "comments": "",
+                "name": u.name,
+                "payload": text,
+                "payload_hash": str(digest),
+                "remote_update_set": Ref(set_id, UPDATE_SET_NAME),
+                "replace_on_upgrade": "false",
+                "sys_class_name": "sys_update_xml",
+                "sys_created_by": "admin",
+                "sys_created_on": stamp,
+                "sys_id": stable_id("sys_update_xml", u.name),
+                "sys_mod_count": "0",
+                "sys_updated_by": "admin",
+                "sys_updated_on": stamp,
+                "table": u.table,
+                "target_name": u.target,
+                "type": u.type,
+                "update_domain": "global",
+                "update_guid": guid,
+                "update_guid_history": f"{guid}:{digest}",
+                "update_set": "",
+                "view": "",
+            },
+        )
     ET.indent(root)
     return (
         b'<?xml version="1.0" encoding="UTF-8"?>\n'

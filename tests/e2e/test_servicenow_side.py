@@ -1,4 +1,7 @@
-"""The ServiceNow side: the exported update set and ``connector servicenow verify``."""
+"""``connector servicenow verify`` against the emulator, bare and with our update set committed.
+
+The exported file itself is checked record by record in tests/unit/updateset/.
+"""
 
 from __future__ import annotations
 
@@ -7,109 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 from click.testing import CliRunner
-from lxml import etree
 
 from connector.cli import cli
 from connector.demo import Stack, running_stack
-from connector.mapping import default_mapping_paths
-from connector.servicenow.updateset import TABLES
-
-UNLOAD_TYPES = {
-    "sys_db_object",
-    "sys_dictionary",
-    "sys_ui_related_list",
-    "sys_properties",
-    "sys_rest_message",
-    "sys_script_include",
-    "sys_ui_action",
-    "sys_ui_page",
-    "sys_ui_macro",
-}
-
-
-@pytest.fixture(scope="module")
-def update_set() -> etree._Element:
-    """Run ``connector servicenow export-update-set`` and parse what it prints."""
-    result = CliRunner().invoke(cli, ["servicenow", "export-update-set"])
-    assert result.exit_code == 0, result.output
-    return etree.fromstring(result.stdout_bytes)
-
-
-def payloads(root: etree._Element) -> list[etree._Element]:
-    return [etree.fromstring(p.encode()) for p in root.xpath("sys_update_xml/payload/text()")]
-
-
-def test_update_set_is_an_unload_with_one_remote_update_set(update_set: etree._Element) -> None:
-    """The root is <unload> holding one sys_remote_update_set that every sys_update_xml names."""
-    assert update_set.tag == "unload" and update_set.get("unload_date")
-    remotes = update_set.findall("sys_remote_update_set")
-    assert len(remotes) == 1
-    set_id = remotes[0].findtext("sys_id")
-    assert len(set_id) == 32
-    items = update_set.findall("sys_update_xml")
-    assert len(items) > 40
-    assert {i.findtext("remote_update_set") for i in items} == {set_id}
-    assert len({i.findtext("sys_id") for i in items}) == len(items)
-
-
-def test_each_payload_is_the_xml_of_the_record_it_names(update_set: etree._Element) -> None:
-    """Every payload is <record_update table=T><T action=INSERT_OR_UPDATE> whose sys_id matches."""
-    for item in update_set.findall("sys_update_xml"):
-        payload = etree.fromstring(item.findtext("payload").encode())
-        assert payload.tag == "record_update"
-        table = payload.get("table")
-        (record,) = list(payload)
-        assert record.tag == table and record.get("action") == "INSERT_OR_UPDATE"
-        assert item.findtext("name") == f"{table}_{record.findtext('sys_id')}"
-    tables = {p.get("table") for p in payloads(update_set)}
-    assert tables >= UNLOAD_TYPES
-
-
-def test_update_set_creates_both_tables_with_every_field(update_set: etree._Element) -> None:
-    """sys_dictionary entries exist for every column of u_bomgar_session and the survey table."""
-    entries = {
-        (r.findtext("sys_dictionary/name"), r.findtext("sys_dictionary/element"))
-        for r in payloads(update_set)
-        if r.get("table") == "sys_dictionary"
-    }
-    assert ("u_bomgar_session", "u_lsid") in entries
-    assert ("u_bomgar_survey_response", "u_answer") in entries
-    for table in TABLES:
-        for column in table.columns:
-            assert (table.name, column.name) in entries
-    # The columns the built-in mappings write are all created.
-    from connector.mapping import MappingSet
-
-    written = MappingSet.load(default_mapping_paths()).written_fields()
-    for name in ("u_bomgar_session", "u_bomgar_survey_response"):
-        assert written[name] <= {e for t, e in entries if t == name}
-
-
-def test_update_set_has_the_buttons_properties_and_rest_message(update_set: etree._Element) -> None:
-    """The UI actions, related lists, system properties and REST message are all present."""
-    records = payloads(update_set)
-
-    def names(table: str, field: str = "name") -> set[str]:
-        return {r.findtext(f"{table}/{field}") for r in records if r.get("table") == table}
-
-    assert {"Bomgar Session Key", "Get Support Now", "Bomgar Jump"} <= names("sys_ui_action")
-    assert {
-        "x_bomgar.connector_url",
-        "x_bomgar.connector_token",
-        "x_bomgar.signing_secret",
-    } <= names("sys_properties")
-    assert names("sys_ui_related_list", "list_id") == {
-        "u_bomgar_session.u_task",
-        "u_bomgar_survey_response.u_task",
-    }
-    assert "Bomgar Connector" in names("sys_rest_message")
-    assert "bomgar_jump" in names("sys_ui_macro")
-    popup = next(r for r in records if r.findtext("sys_ui_page/name") == "x_bomgar_session_key")
-    assert "Click to email link to caller" in popup.findtext("sys_ui_page/html")
-    script = next(r for r in records if r.findtext("sys_script_include/name") == "BomgarConnector")
-    assert "HmacSHA256" in script.findtext("sys_script_include/script")
+from connector.mapping import MappingSet, default_mapping_paths
+from connector.servicenow.updateset import TABLES, build_update_set
 
 
 @pytest.fixture(scope="module")
@@ -172,4 +80,29 @@ def test_verify_reports_a_field_the_mapping_names_but_the_instance_lacks(
     )
     assert result.exit_code == 1, result.output
     assert "missing u_bomgar_session.u_not_there" in result.output
-    assert "1 field(s) missing" in result.output
+    assert "0 table(s) and 1 field(s) missing" in result.output
+
+
+def test_verify_on_a_bare_instance_lists_every_missing_table_and_field_until_committed(
+    tmp_path: Path,
+) -> None:
+    """Bare: every u_bomgar table and field is named, exit 1; after the update set: exit 0."""
+    with running_stack(worker=False, servicenow_options={"update_set": False}) as bare:
+        config = str(write_config(bare, tmp_path))
+        result = CliRunner().invoke(cli, ["servicenow", "verify", "--config", config])
+        assert result.exit_code == 1, result.output
+        written = MappingSet.load(default_mapping_paths()).written_fields()
+        for t in TABLES:
+            assert f"  missing table {t.name}\n" in result.output
+            for name in written[t.name]:
+                assert f"  missing {t.name}.{name}\n" in result.output
+        total = sum(len(written[t.name]) for t in TABLES)
+        assert f"{len(TABLES)} table(s) and {total} field(s) missing" in result.output
+        assert "incident:" in result.output and "task:" in result.output
+        r = requests.post(
+            f"{bare.servicenow_url}/_sim/update-sets", data=build_update_set(), timeout=30
+        )
+        assert r.status_code == 201, r.text
+        result = CliRunner().invoke(cli, ["servicenow", "verify", "--config", config])
+        assert result.exit_code == 0, result.output
+        assert "every mapped field exists" in result.output

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from connector.sim.faults import Decision, drop_connection
 from connector.sim.servicenow import query as q
 from connector.sim.servicenow.render import Renderer, resolve_fields
-from connector.sim.servicenow.schema import Table
+from connector.sim.servicenow.schema import SchemaError, Table
 from connector.sim.servicenow.state import RATE_RULE_ID, SimState
 from connector.sim.servicenow.store import (
     AclDenied,
@@ -28,6 +28,7 @@ from connector.sim.servicenow.store import (
     DataPolicyViolation,
     RecordNotFound,
     Row,
+    UniqueViolation,
 )
 
 instance = Blueprint("servicenow_instance", __name__)
@@ -222,14 +223,11 @@ def link_header(total: int, limit: int, offset: int) -> str:
         qs = urlencode([*kept, ("sysparm_limit", str(limit)), ("sysparm_offset", str(off))])
         return f'<{url}?{qs}>;rel="{rel}"'
 
-    return ",".join(
-        [
-            make(0, "first"),
-            make(offset - limit, "prev"),
-            make(offset + limit, "next"),
-            make(last, "last"),
-        ]
-    )
+    links = [make(0, "first"), make(offset - limit, "prev")]
+    if offset + limit < total:  # next only while records remain: clients follow it until gone
+        links.append(make(offset + limit, "next"))
+    links.append(make(last, "last"))
+    return ",".join(links)
 
 
 def list_rows(table: Table, default_limit: int) -> tuple[list[Row], int, int, int]:
@@ -294,6 +292,12 @@ def store_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
             "Operation Failed",
             "Data Policy Exception: \n\tThe following fields are mandatory: "
             + ", ".join(exc.labels),
+        ) from exc
+    except UniqueViolation as exc:
+        # The unique index refuses the row; the exact status and text are UNCONFIRMED
+        # (docs/emulators/servicenow.md "Unique columns").
+        raise ApiError(
+            403, "Operation Failed", f"Error during {exc.operation} of {exc.table} ({exc.display})"
         ) from exc
 
 
@@ -792,7 +796,7 @@ def import_insert(staging_name: str) -> Response:
             else:
                 created = st.store.insert(target, target_values, g.actor, display=True)
                 target_id = created["sys_id"]
-        except (AclDenied, DataPolicyViolation) as exc:
+        except (AclDenied, DataPolicyViolation, UniqueViolation) as exc:
             status, comment = "error", str(exc)
         row = st.store.update(
             staging,
@@ -942,6 +946,16 @@ def sim_stats_reset() -> Response:
     """Forget request counts."""
     state().stats.reset()
     return json_response(state().stats.snapshot())
+
+
+@control.route("/update-sets", methods=["POST"])
+def sim_update_sets() -> Response:
+    """Commit an update set (unload XML in the body): its tables, columns, choices, records."""
+    try:
+        commit = state().load_update_set(request.get_data())
+    except SchemaError as exc:
+        return json_response({"error": str(exc)}, 400)
+    return json_response(commit.summary(), 201)
 
 
 @control.route("/reset", methods=["POST"])
@@ -1119,7 +1133,8 @@ def install_hooks(app: Flask) -> None:
                 f"Max allowed: {state().options.max_body_bytes} bytes.",
             )
         if code == 404:
-            if request.path.startswith("/api/now/"):
+            # Any path under /api/ that matches no API is a 400 on an instance (reference §1.7).
+            if request.path.startswith("/api/"):
                 return error_response(400, "Requested URI does not represent any resource", None)
             return error_response(404, "Requested URI does not represent any resource", None)
         return error_response(code, exc.name, exc.description)

@@ -31,6 +31,13 @@ import click
     type=click.Path(exists=True, dir_okay=False),
     help="Seed YAML replacing the shipped one.",
 )
+@click.option(
+    "--update-set",
+    "update_set",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Commit this update set at start instead of the connector's own.",
+)
+@click.option("--bare", is_flag=True, help="Start with the base tables only (no update set).")
 @click.option("--user", default="admin", show_default=True, help="Basic-auth user.")
 @click.option("--password", default="admin", show_default=True, help="Basic-auth password.")
 @click.option("--oauth-client-id", default="connector", show_default=True, help="OAuth client id.")
@@ -101,6 +108,8 @@ def command(
     data_file: str | None,
     schema_files: tuple[str, ...],
     seed_file: str | None,
+    update_set: str | None,
+    bare: bool,
     user: str,
     password: str,
     oauth_client_id: str,
@@ -125,8 +134,10 @@ def command(
     from connector.sim.runtime import serve_emulator
     from connector.sim.servicenow import create_app
     from connector.sim.servicenow.schema import SchemaError
-    from connector.sim.servicenow.state import Options
+    from connector.sim.servicenow.state import Options, build_schema
 
+    if bare and update_set:
+        raise click.UsageError("--bare and --update-set exclude each other")
     options: dict[str, Any] = {
         "user": user,
         "password": password,
@@ -135,6 +146,7 @@ def command(
         "schema_files": list(schema_files),
         "seed_file": seed_file,
         "data_file": data_file,
+        "update_set": False if bare else update_set,
         "faults": {
             "latency_ms": latency_ms,
             "jitter_ms": jitter_ms,
@@ -153,10 +165,7 @@ def command(
         },
     }
     try:
-        Options.from_dict(options)
-        from connector.sim.servicenow.schema import Schema
-
-        Schema.load(list(schema_files))  # fail here, not inside the gunicorn worker
+        build_schema(Options.from_dict(options)[0])  # fail here, not inside the gunicorn worker
     except (ValueError, OSError, SchemaError) as exc:
         raise click.UsageError(str(exc)) from exc
 

@@ -44,6 +44,8 @@ class Field:
     choices: dict[str, str] = field(default_factory=dict)
     default: str = ""
     mandatory: bool = False
+    unique: bool = False  # a unique index: a second row with the same non-empty value is refused
+    read_only: bool = False  # the dictionary's flag (shown in sys_dictionary; forms honour it)
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Table:
     # filled in by Schema.link()
     fields: dict[str, Field] = field(default_factory=dict)
     ancestors: list[str] = field(default_factory=list)  # self first, then parent, ...
+    unique_keys: list[tuple[str, str]] = field(default_factory=list)  # (declaring table, field)
     descendants: set[str] = field(default_factory=set)  # self included
     root: str = ""
 
@@ -96,6 +99,8 @@ def _parse_field(where: str, name: str, spec: Any) -> Field:
         choices=choices,
         default="" if spec.get("default") is None else str(spec.get("default")),
         mandatory=bool(spec.get("mandatory", False)),
+        unique=bool(spec.get("unique", False)),
+        read_only=bool(spec.get("read_only", False)) or name in READ_ONLY_FIELDS,
     )
 
 
@@ -106,10 +111,15 @@ class Schema:
         self.tables: dict[str, Table] = {}
 
     @classmethod
-    def load(cls, extra_files: list[str] | None = None) -> Schema:
-        """Load the shipped schema plus extra files, later files extending earlier ones."""
+    def load(
+        cls, extra_files: list[str] | None = None, tables: list[dict[str, Any]] | None = None
+    ) -> Schema:
+        """Load the base schema, then committed update sets' tables, then extra schema files."""
         schema = cls()
-        for path in [str(SCHEMA_FILE), *(extra_files or [])]:
+        schema.add_file(str(SCHEMA_FILE))
+        for spec in tables or []:
+            schema.add_tables(spec, "update set")
+        for path in extra_files or []:
             schema.add_file(path)
         schema.link()
         return schema
@@ -122,8 +132,12 @@ class Schema:
             raise SchemaError(f"{path}: cannot read schema: {exc}") from exc
         if not isinstance(data, dict) or not isinstance(data.get("tables"), dict):
             raise SchemaError(f"{path}: expected a mapping with a `tables` mapping at the top")
-        for name, spec in data["tables"].items():
-            where = f"{path}: tables.{name}"
+        self.add_tables(data["tables"], path)
+
+    def add_tables(self, tables: dict[str, Any], source: str) -> None:
+        """Merge table specs (the `tables` mapping of a schema file) into this schema."""
+        for name, spec in tables.items():
+            where = f"{source}: tables.{name}"
             if not isinstance(spec, dict):
                 raise SchemaError(f"{where}: expected a mapping")
             table = self.tables.get(name) or Table(name=name, label=name)
@@ -158,8 +172,11 @@ class Schema:
             merged: dict[str, Field] = {}
             for name, spec in SYSTEM_FIELDS.items():
                 merged[name] = _parse_field("system", name, spec)
+            table.unique_keys = []
             for ancestor in reversed(table.ancestors):
-                merged.update(self.tables[ancestor].own_fields)
+                own = self.tables[ancestor].own_fields
+                merged.update(own)
+                table.unique_keys += [(ancestor, n) for n, f in own.items() if f.unique]
             table.fields = merged
             if table.display is None:
                 for candidate in ("number", "name", "u_number", "u_name"):
@@ -182,9 +199,10 @@ class Schema:
         return self.tables.get(name)
 
     def catalogue_rows(self) -> dict[str, list[dict[str, str]]]:
-        """Derive sys_db_object and sys_dictionary rows from the schema itself."""
+        """Derive sys_db_object, sys_dictionary and sys_choice rows from the schema itself."""
         objects: list[dict[str, str]] = []
         entries: list[dict[str, str]] = []
+        choices: list[dict[str, str]] = []
         for table in self.tables.values():
             objects.append(
                 {
@@ -212,10 +230,27 @@ class Schema:
                         "max_length": str(f.max_length),
                         "reference": f.reference or "",
                         "mandatory": "true" if f.mandatory else "false",
+                        "read_only": "true" if f.read_only else "false",
+                        "unique": "true" if f.unique else "false",
+                        "display": "true" if f.name == table.display else "false",
+                        "choice": "1" if f.choices else "0",
                         "default_value": f.default,
                     }
                 )
-        return {"sys_db_object": objects, "sys_dictionary": entries}
+                for order, (value, label) in enumerate(f.choices.items()):
+                    choices.append(
+                        {
+                            "sys_id": stable_id("sys_choice", f"{table.name}.{f.name}.{value}"),
+                            "name": table.name,
+                            "element": f.name,
+                            "value": value,
+                            "label": label,
+                            "sequence": str(order),
+                            "language": "en",
+                            "inactive": "false",
+                        }
+                    )
+        return {"sys_db_object": objects, "sys_dictionary": entries, "sys_choice": choices}
 
 
 def stable_id(kind: str, key: str) -> str:

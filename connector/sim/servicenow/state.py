@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from connector.sim.faults import Decision, Faults, FaultSettings, Stats
-from connector.sim.servicenow.schema import Schema
+from connector.sim.servicenow.commit import Committed, builtin_update_set, parse_update_set
+from connector.sim.servicenow.schema import Schema, SchemaError
 from connector.sim.servicenow.store import Actor, Store
 
 DEFAULT_MAX_BODY = 10485760
@@ -85,6 +86,9 @@ class Options:
     data_file: str | None = None
     base_url_override: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY
+    # The update set committed at start: None = the connector's own, a path = that file,
+    # False = none (the instance has the base tables only).
+    update_set: str | bool | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> tuple[Options, FaultSettings, InstanceFaults]:
@@ -110,6 +114,28 @@ def split_faults(changes: dict[str, Any]) -> tuple[FaultSettings, InstanceFaults
     return settings, instance
 
 
+def committed_update_sets(options: Options) -> list[Committed]:
+    """Read the update set the options name (the connector's own unless started bare)."""
+    if options.update_set is False or options.update_set == "":
+        return []
+    if options.update_set is None or options.update_set is True:
+        return [builtin_update_set()]
+    path = str(options.update_set)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise SchemaError(f"{path}: cannot read update set: {exc}") from exc
+    return [parse_update_set(data, path)]
+
+
+def build_schema(options: Options) -> tuple[Schema, list[Committed]]:
+    """Return the schema (base, committed update sets, extra files) and the commits it holds."""
+    commits = committed_update_sets(options)
+    schema = Schema.load(list(options.schema_files), [c.tables for c in commits])
+    return schema, commits
+
+
 @dataclass
 class Token:
     """One issued OAuth token."""
@@ -126,8 +152,10 @@ class SimState:
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options, settings, self.instance_faults = Options.from_dict(dict(options or {}))
         self.initial_faults = (asdict(settings), asdict(self.instance_faults))
-        self.schema = Schema.load(list(self.options.schema_files))
+        self.schema, self.commits = build_schema(self.options)
         self.store = Store(self.schema, self.options.data_file, self.options.seed_file)
+        for commit in self.commits:
+            self._commit_records(commit)
         self.store.actor(self.options.user)  # make sure the API user exists as a sys_user
         self.faults = Faults(settings)
         self.stats = Stats()
@@ -150,6 +178,27 @@ class SimState:
         actor = self.store.actor(user)
         self._actors[user] = (self.store.user_version, actor)
         return actor
+
+    # ------------------------------------------------------------------ update sets
+
+    def _commit_records(self, commit: Committed) -> None:
+        for table_name, rows in commit.records.items():
+            self.store.commit_records(table_name, rows)
+
+    def load_update_set(self, data: bytes, where: str = "<posted update set>") -> Committed:
+        """Commit an update set at run time: new tables, columns, choices, properties, ACLs."""
+        commit = parse_update_set(data, where)
+        with self.store.lock:
+            # Build a throw-away schema first, so a broken set leaves the live one untouched.
+            Schema.load(
+                list(self.options.schema_files), [c.tables for c in [*self.commits, commit]]
+            )
+            self.schema.add_tables(commit.tables, where)
+            self.schema.link()
+            self.store.add_tables()
+            self._commit_records(commit)
+            self.commits.append(commit)
+        return commit
 
     # ------------------------------------------------------------------ faults
 

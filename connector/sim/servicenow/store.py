@@ -48,6 +48,16 @@ class AclDenied(StoreError):
         self.operation = operation  # "Insert" | "Update" | "Delete"
 
 
+class UniqueViolation(StoreError):
+    """Raise when a write would give a unique column a value another row already has."""
+
+    def __init__(self, operation: str, table: str, display: str) -> None:
+        super().__init__(f"{operation} of {table} ({display})")
+        self.operation = operation  # "insert" | "update"
+        self.table = table
+        self.display = display
+
+
 class DataPolicyViolation(StoreError):
     """Raise when mandatory fields are left empty."""
 
@@ -108,6 +118,10 @@ class Store:
         self.files: dict[str, bytes] = {}
         self.counters: dict[str, int] = {}
         self.user_version = 0  # bumped on every sys_user write (actor caches compare it)
+        # (declaring table, column) -> value -> sys_id, for columns with a unique index
+        self.unique: dict[tuple[str, str], dict[str, str]] = {}
+        # Records committed from update sets (properties, roles, ACLs): kept across resets.
+        self.committed: dict[str, tuple[str, Row]] = {}
         self.db: sqlite3.Connection | None = None
         if data_file:
             self.db = sqlite3.connect(data_file, check_same_thread=False, isolation_level=None)
@@ -134,6 +148,7 @@ class Store:
             for rows in self.by_table.values():
                 rows.clear()
             self.journal_index.clear()
+            self.unique.clear()
             self.files.clear()
             seed = yaml.safe_load(Path(self.seed_file).read_text(encoding="utf-8")) or {}
             self.counters = {str(k): int(v) for k, v in (seed.get("counters") or {}).items()}
@@ -156,8 +171,33 @@ class Store:
                         row["opened_at"] = created
                     self._put(table.name, row)
             self._load_catalogue()
+            for table_name, row in self.committed.values():
+                self._put(table_name, dict(row), persist=False)
             if self.db is not None:
                 self._save_counters()
+
+    def add_tables(self) -> None:
+        """Make room for tables added to the schema since the store was built."""
+        with self.lock:
+            for name in self.schema.tables:
+                self.by_table.setdefault(name, {})
+            self._load_catalogue()
+
+    def commit_records(self, table_name: str, rows: list[dict[str, str]]) -> int:
+        """Insert or update records from an update set, keeping their sys_ids; return the count."""
+        table = self._table(table_name)
+        with self.lock:
+            for values in rows:
+                sys_id = values.get("sys_id") or new_sys_id()
+                row = self._blank(table, sys_id, "system", "2024-01-01 00:00:00")
+                for name, value in values.items():
+                    if name in table.fields and name != "sys_id":
+                        row[name] = self._normalise(table.fields[name], value, None)
+                if sys_id in self.records:
+                    self._remove(sys_id)
+                self.committed[sys_id] = (table_name, row)
+                self._put(table_name, dict(row), persist=False)
+        return len(rows)
 
     def _load_catalogue(self) -> None:
         for table_name, rows in self.schema.catalogue_rows().items():
@@ -304,10 +344,30 @@ class Store:
         self.records[sys_id] = row
         self.classes[sys_id] = table_name
         self.by_table[table_name][sys_id] = row
+        self._index_unique(table_name, row, add=True)
         if table_name == "sys_journal_field":
             self.journal_index.setdefault(row.get("element_id", ""), []).append(sys_id)
         if persist:
             self._persist(sys_id)
+
+    def _index_unique(self, table_name: str, row: Row, *, add: bool) -> None:
+        for key in self.schema.tables[table_name].unique_keys:
+            value = row.get(key[1], "")
+            if not value:
+                continue  # empty is NULL in the database: any number of rows may leave it empty
+            index = self.unique.setdefault(key, {})
+            if add:
+                index[value] = row["sys_id"]
+            elif index.get(value) == row["sys_id"]:
+                del index[value]
+
+    def _check_unique(self, table: Table, row: Row, operation: str) -> None:
+        for key in table.unique_keys:
+            value = row.get(key[1], "")
+            holder = self.unique.get(key, {}).get(value) if value else None
+            if holder is not None and holder != row["sys_id"]:
+                display = row.get(table.display or "", "") or row["sys_id"]
+                raise UniqueViolation(operation, table.name, display)
 
     def _normalise(self, f: Field, value: Any, actor: Actor | None, display: bool = False) -> str:
         """Turn a client's value into what the instance stores for this field type."""
@@ -445,6 +505,7 @@ class Store:
             _, journal = self._apply(table, row, values, actor, display, when)
             self._business_rules(table, row, values, actor, insert=True)
             self._check_mandatory(table, row)
+            self._check_unique(table, row, "insert")
             if table.number_prefix and "number" in table.fields and not row.get("number"):
                 row["number"] = self._next_number(table)
             self._put(table.name, row)
@@ -476,11 +537,14 @@ class Store:
             changed, journal = self._apply(cls_table, candidate, visible, actor, display, when)
             self._business_rules(cls_table, candidate, visible, actor, insert=False)
             self._check_mandatory(cls_table, candidate)
+            self._check_unique(cls_table, candidate, "update")
             if changed or journal:
                 candidate["sys_updated_on"] = when
                 candidate["sys_updated_by"] = actor.user_name
                 candidate["sys_mod_count"] = str(int(row.get("sys_mod_count") or 0) + 1)
+                self._index_unique(cls_table.name, row, add=False)
                 row.update(candidate)
+                self._index_unique(cls_table.name, row, add=True)
                 if cls_table.name == "sys_user":
                     self.user_version += 1
                 self._persist(sys_id)
@@ -514,6 +578,7 @@ class Store:
             self.user_version += 1
         if cls is None or row is None:
             return
+        self._index_unique(cls, row, add=False)
         self.by_table[cls].pop(sys_id, None)
         self.files.pop(sys_id, None)
         if cls == "sys_journal_field":

@@ -116,11 +116,12 @@ def test_invalid_encoded_query_drops_bad_terms(sim: Sim) -> None:
 
 
 def test_unknown_api_paths(sim: Sim) -> None:
-    """Unknown /api/now paths answer 400, other namespaces 404, both with the URI message."""
-    r = sim.get("/api/now/nonsense/thing")
-    assert r.status_code == 400
-    assert r.json() == failure("Requested URI does not represent any resource", None)
-    r = sim.get("/api/x_acme/whatever")
+    """Any unknown path under /api/ answers 400 with the URI message; other paths 404."""
+    for path in ("/api/now/nonsense/thing", "/api/x_acme/whatever", "/api/sn_sc/v1/nothing"):
+        r = sim.get(path)
+        assert r.status_code == 400, path
+        assert r.json() == failure("Requested URI does not represent any resource", None)
+    r = sim.get("/not_an_api/whatever")
     assert r.status_code == 404
     assert r.json()["error"]["message"] == "Requested URI does not represent any resource"
 
