@@ -21,12 +21,14 @@ from connector.bomgar.client import BomgarClient
 from connector.bomgar.models import SupportSession
 from connector.config import Config
 from connector.errors import ConnectorError, DataError, RemoteError
+from connector.importer.matching import decide
 from connector.importer.writer import Outcome, PlanWriter
 from connector.mapping.engine import MappingSet
 from connector.mapping.plan import ImportPlan
 from connector.metrics import Metrics
 from connector.servicenow.client import ServiceNowClient, table_url
 from connector.servicenow.models import BatchRequest
+from connector.services import key_secret
 from connector.store import Job, Store, owner_id
 
 log = logging.getLogger(__name__)
@@ -181,9 +183,11 @@ class Importer:
 
     def _lookup(self, ready: list[Pending]) -> None:
         """Find each session's ticket and primary rep's user with one Batch API call."""
+        keys = self._match(ready)  # lsid → ticket key; unmatched sessions are settled here
+        ready = [p for p in ready if p.job.lsid in keys]
         sys_ids, numbers = set(), set()
         for p in ready:
-            key = p.session.ticket_key or p.job.external_key
+            key = keys[p.job.lsid]
             if SYS_ID.match(key):
                 sys_ids.add(key)
             elif TASK_NUMBER.match(key):
@@ -257,7 +261,7 @@ class Importer:
                 if user is None and match in ("email", "username_then_email"):
                     user = by_email.get(rep.username.lower())
                 p.rep_user = user
-            key = p.session.ticket_key or p.job.external_key
+            key = keys[p.job.lsid]
             if not key:
                 if self.config["worker.auto_create_incident"]:
                     try:
@@ -274,6 +278,31 @@ class Importer:
                 self._fail(p.job, TicketNotFound(f"no task matches external key {key!r}"))
                 continue
             p.ticket = ticket
+
+    def _match(self, ready: list[Pending]) -> dict[str, str]:
+        """Return each session's ticket key by lsid; park those without proof as unmatched."""
+        secret = key_secret(self.config, self.store)
+        attached = self.store.attached_tickets(p.job.lsid for p in ready)
+        keys: dict[str, str] = {}
+        for p in ready:
+            decision = decide(
+                p.session,
+                p.job.external_key,
+                policy=self.config["security.attach_policy"],
+                secret=secret,
+                attached=attached.get(p.job.lsid, ""),
+                max_age=float(self.config["security.issued_key_max_age_seconds"]),
+            )
+            if decision.matched:
+                keys[p.job.lsid] = decision.ticket_key
+            elif self.store.mark_unmatched(p.job, self.owner, decision.reason):
+                self.metrics.inc("connector_sessions_unmatched_total")
+                log.warning(
+                    "session not written: %s",
+                    decision.reason,
+                    extra={"lsid": p.job.lsid, "ticket": decision.ticket_key},
+                )
+        return keys
 
     def _auto_incident(self, session: SupportSession) -> dict[str, str]:
         """Find or create the incident for a session that names no ticket."""
