@@ -89,11 +89,15 @@ def sim() -> None:
 @config_option
 def check_config(config_path: str | None) -> None:
     """Validate the config file and the mappings it names; exit non-zero on error."""
+    from connector.web.webhooks import exposure_warnings
+
     svc = _services(config_path)
     svc.mappings  # noqa: B018 - compiling the mappings is the check
     click.echo(f"{svc.config.source}: OK")
     for path in svc.config.mapping_paths():
         click.echo(f"  mapping {path}: OK")
+    for warning in exposure_warnings(svc.config):
+        click.echo(f"  warning: webhook more open than needed: {warning}")
 
 
 # -- serving --------------------------------------------------------------------------------
