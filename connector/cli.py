@@ -89,11 +89,15 @@ def sim() -> None:
 @config_option
 def check_config(config_path: str | None) -> None:
     """Validate the config file and the mappings it names; exit non-zero on error."""
+    from connector.web.webhooks import exposure_warnings
+
     svc = _services(config_path)
     svc.mappings  # noqa: B018 - compiling the mappings is the check
     click.echo(f"{svc.config.source}: OK")
     for path in svc.config.mapping_paths():
         click.echo(f"  mapping {path}: OK")
+    for warning in exposure_warnings(svc.config):
+        click.echo(f"  warning: webhook more open than needed: {warning}")
 
 
 # -- serving --------------------------------------------------------------------------------
@@ -105,8 +109,11 @@ def _serve_web(config_path: str | None, host: str, port: int, workers: int, thre
 
     cfg = _load(config_path)  # fail fast, before gunicorn forks
     from connector.services import Services
+    from connector.web.webhooks import exposure_warnings
 
     Services(cfg).mappings  # noqa: B018 - mapping errors stop the start, not the first import
+    for warning in exposure_warnings(cfg):  # here, once, not in every gunicorn worker
+        log.warning("webhook more open than needed: %s", warning)
     click.echo(f"connector listening on http://{host}:{port}", err=True)
     serve_gunicorn(lambda: create_app(cfg), host=host, port=port, workers=workers, threads=threads)
 
@@ -174,6 +181,17 @@ def run_worker(
         max_instances=1,
         coalesce=True,
     )
+    if float(svc.config["store.events_retention_days"]) > 0:
+        scheduler.add_job(
+            prune_events,
+            "interval",
+            args=[svc],
+            id="prune-events",
+            seconds=3600,
+            next_run_time=dt.datetime.now(dt.UTC),
+            max_instances=1,
+            coalesce=True,
+        )
     loop.start()
     scheduler.start()
     log.info("worker started (%d import threads)", threads)
@@ -200,6 +218,20 @@ def _poll_job(svc: Any) -> None:
         )
     except Exception as exc:  # the next run retries from the same watermark
         log.error("poll failed: %s", exc)
+
+
+def prune_events(svc: Any) -> int:
+    """Delete stored events older than store.events_retention_days; return how many."""
+    days = float(svc.config["store.events_retention_days"])
+    try:
+        removed = svc.store.prune_events(time.time() - days * 86400)
+    except Exception as exc:  # the next run tries again
+        log.error("pruning old events failed: %s", exc)
+        return 0
+    svc.metrics.inc("connector_events_pruned_total", removed)
+    if removed:
+        log.info("pruned %d events older than %g days", removed, days)
+    return removed
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -265,6 +297,53 @@ def dead_letters(config_path: str | None, retry_lsids: tuple[str, ...], retry_al
     for row in rows:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.updated_at))
         click.echo(f"{row.lsid}  {when}Z  attempts={row.attempts}  {row.last_error}")
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--attach",
+    nargs=2,
+    metavar="LSID TICKET",
+    default=None,
+    help="Write an unmatched session onto TICKET (a sys_id or a number such as INC0010001).",
+)
+@click.option("--dismiss", "dismiss_lsid", metavar="LSID", help="Close one without writing it.")
+def unmatched(
+    config_path: str | None, attach: tuple[str, str] | None, dismiss_lsid: str | None
+) -> None:
+    """List sessions kept off their ticket (no proof they belong to it), or settle one."""
+    from connector.servicenow import query as q
+
+    svc = _services(config_path)
+    if attach:
+        lsid, ticket = attach
+        try:
+            q.sys_id(ticket)
+        except q.QueryValueError:
+            try:
+                q.task_number(ticket)
+            except q.QueryValueError:
+                raise click.BadParameter(
+                    f"expected a ticket sys_id (32 hex characters) or number, got {ticket!r}",
+                    param_hint="--attach",
+                ) from None
+        if not svc.store.attach(lsid, ticket):
+            raise click.ClickException(f"{lsid} is not an unmatched session")
+        click.echo(f"attached {lsid} to {ticket}; a running worker writes it")
+        return
+    if dismiss_lsid:
+        if not svc.store.dismiss(dismiss_lsid, "dismissed by an administrator (unmatched)"):
+            raise click.ClickException(f"{dismiss_lsid} is not an unmatched session")
+        click.echo(f"dismissed {dismiss_lsid}; nothing was written")
+        return
+    rows = svc.store.jobs("unmatched")
+    if not rows:
+        click.echo("no unmatched sessions")
+        return
+    for row in rows:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.updated_at))
+        click.echo(f"{row.lsid}  {when}Z  {row.last_error}")
 
 
 @cli.command()

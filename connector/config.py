@@ -180,6 +180,14 @@ SETTINGS: tuple[Setting, ...] = (
         "store.path", "str", "connector.db", "SQLite file holding the inbox, ledger and watermark."
     ),
     Setting(
+        "store.events_retention_days",
+        "float",
+        30.0,
+        "Days a received outbound event is kept in the events table; the worker prunes older"
+        " ones hourly (import jobs and the ledger are kept). 0 keeps events forever.",
+        minimum=0,
+    ),
+    Setting(
         "store.synchronous",
         "choice",
         "FULL",
@@ -237,6 +245,32 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         "Create an incident for sessions whose external key names no ticket.",
     ),
+    # Which sessions may write onto a ticket (see connector/importer/matching.py)
+    Setting(
+        "security.attach_policy",
+        "choice",
+        "issued_or_rep",
+        "Which sessions may write onto the ticket their external key names: issued_or_rep"
+        " (sessions from keys the connector issued, others only when a representative took"
+        " part), issued_only (only keys the connector issued), or any (every key; the old,"
+        " permissive behaviour). Sessions that do not qualify are kept as unmatched.",
+        choices=("issued_or_rep", "issued_only", "any"),
+    ),
+    Setting(
+        "security.external_key_secret",
+        "secret",
+        "",
+        "HMAC key proving that an external key was issued by the connector; empty: a random"
+        " key is created once and kept in the store. Web side and worker must use the same.",
+    ),
+    Setting(
+        "security.issued_key_max_age_seconds",
+        "float",
+        86400.0,
+        "A session started more than this long after its issued key was made does not count"
+        " as issued.",
+        minimum=60,
+    ),
     Setting("poller.enabled", "bool", True, "Run the missed-session poller in the worker."),
     Setting("poller.interval_seconds", "float", 300.0, "How often the poller runs.", minimum=1),
     Setting(
@@ -256,6 +290,13 @@ SETTINGS: tuple[Setting, ...] = (
     # Connector API (ServiceNow → connector)
     Setting("api.tokens", "list", [], "Bearer tokens ServiceNow may use on /api/v1 (secrets)."),
     Setting("api.username", "str", "", "Basic-auth user ServiceNow may use on /api/v1."),
+    Setting(
+        "api.task_tables",
+        "list",
+        ["incident", "problem", "change_request", "sc_request", "sc_req_item", "sc_task"],
+        "Task tables whose tickets /api/v1 and the Get Support Now page may open; any other"
+        " table is refused (400 on /api/v1, 404 on the page).",
+    ),
     Setting("api.password", "secret", "", "Password of api.username."),
     Setting(
         "support.signing_secret",
@@ -280,6 +321,13 @@ SETTINGS: tuple[Setting, ...] = (
         900.0,
         "Oldest pending session before health warns.",
         minimum=1,
+    ),
+    Setting(
+        "health.max_unmatched",
+        "int",
+        10,
+        "Unmatched sessions (not proven to belong to their ticket) before health warns.",
+        minimum=0,
     ),
     Setting(
         "logging.level",

@@ -138,14 +138,21 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
 
 def landed(stack: Stack, lsid: str) -> dict[str, Any]:
     """Read back what the import wrote for one session."""
+    from connector.servicenow import query as q
+
     sn = stack.services.servicenow
-    session = sn.query("u_bomgar_session", f"u_lsid={lsid}")
-    surveys = sn.query("u_bomgar_survey_response", f"u_lsid={lsid}", order_by="u_question")
+    by_lsid = q.equals("u_lsid", lsid, q.lsid)
+    session = sn.query("u_bomgar_session", by_lsid)
+    surveys = sn.query("u_bomgar_survey_response", by_lsid, order_by="u_question")
     ticket_id = session[0]["u_task"] if session else ""
     notes = (
         sn.query(
             "sys_journal_field",
-            f"element_id={ticket_id}^element=work_notes^valueLIKEBomgar session {lsid}",
+            q.all_of(
+                q.equals("element_id", ticket_id, q.sys_id),
+                q.equals("element", "work_notes"),
+                q.like("value", f"Bomgar session {lsid}"),
+            ),
         )
         if ticket_id
         else []

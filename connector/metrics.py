@@ -13,6 +13,8 @@ HELP = {
     "connector_sessions_skipped_total": "Sessions without a ticket, not written.",
     "connector_sessions_waiting_total": "Import attempts that found the session still running.",
     "connector_sessions_dead_total": "Sessions moved to the dead letters.",
+    "connector_sessions_unmatched_total": "Sessions kept off their ticket (no proof they belong).",
+    "connector_events_pruned_total": "Stored outbound events deleted after the retention period.",
     "connector_import_retries_total": "Import attempts that failed and were rescheduled.",
     "connector_claims_lost_total": "Sessions a pass stopped writing because its claim lapsed.",
     "connector_poller_runs_total": "Missed-session poller runs.",

@@ -16,6 +16,12 @@ if TYPE_CHECKING:
     from connector.servicenow.client import ServiceNowClient
 
 
+def key_secret(config: Config, store: Store) -> bytes:
+    """Return the HMAC key of issued external keys: the configured one, else the store's own."""
+    configured = config["security.external_key_secret"]
+    return configured.encode("utf-8") if configured else store.key_secret()
+
+
 class Services:
     """Config, store, metrics, mappings and the two clients, built on first use."""
 
@@ -34,6 +40,11 @@ class Services:
         return self._store or Store(
             self.config["store.path"], synchronous=self.config["store.synchronous"]
         )
+
+    @cached_property
+    def key_secret(self) -> bytes:
+        """Return the HMAC key that proves an external key was issued by this connector."""
+        return key_secret(self.config, self.store)
 
     @cached_property
     def mappings(self) -> MappingSet:
@@ -95,4 +106,5 @@ class Services:
             servicenow=self.servicenow,
             mappings=self.mappings,
             metrics=self.metrics,
+            key_secret=self.key_secret,
         )

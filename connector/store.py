@@ -13,7 +13,12 @@ Job states::
 
     pending ──claim──▶ running ──▶ done
        ▲                  │  └───▶ waiting   (still running; end event or poller re-queues)
-       └──retryable error─┘  └───▶ dead      (permanent error; `connector dead-letters --retry`)
+       └──retryable error─┘  ├───▶ dead      (permanent error; `connector dead-letters --retry`)
+       ▲                     └───▶ unmatched (no proof it belongs to its ticket; never written)
+       └──── `connector unmatched --attach LSID TICKET` (records the admin's ticket) ─┘
+
+Schema versions: 1, the first; 2 adds ``jobs.ticket`` (the ticket an administrator attached an
+unmatched session to) and an index on ``events.received_at`` for pruning old events.
 
 ``generation`` counts triggers: an event arriving while a job runs bumps it, and the finishing
 worker sees the change and re-queues instead of marking the job done, so no trigger is lost.
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import sqlite3
 import threading
@@ -36,7 +42,7 @@ from typing import Any
 
 from connector.bomgar.models import OutboundEvent
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -56,6 +62,7 @@ CREATE TABLE IF NOT EXISTS events (
     received_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_lsid ON events (lsid);
+CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
 CREATE TABLE IF NOT EXISTS jobs (
     lsid TEXT PRIMARY KEY,
     state TEXT NOT NULL,
@@ -70,7 +77,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     queued_at REAL NOT NULL,
-    done_at REAL
+    done_at REAL,
+    ticket TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, not_before);
 CREATE TABLE IF NOT EXISTS ledger (
@@ -145,6 +153,23 @@ def _owner_alive(owner: str) -> bool:
     return True
 
 
+def _migrate_to_2(db: sqlite3.Connection) -> None:
+    columns = {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
+    if "ticket" not in columns:
+        db.execute("ALTER TABLE jobs ADD COLUMN ticket TEXT NOT NULL DEFAULT ''")
+    db.execute("CREATE INDEX IF NOT EXISTS events_received ON events (received_at)")
+
+
+MIGRATIONS = {2: _migrate_to_2}
+
+
+def _migrate(db: sqlite3.Connection, version: int) -> None:
+    """Bring a store from ``version`` to SCHEMA_VERSION inside the caller's transaction."""
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[target](db)
+    db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+
+
 class Store:
     """The connector's durable state in one SQLite file."""
 
@@ -168,6 +193,8 @@ class Store:
                     f"{self.path} has schema version {row[0]}; this connector knows "
                     f"{SCHEMA_VERSION}"
                 )
+            elif int(row[0]) < SCHEMA_VERSION:
+                _migrate(db, int(row[0]))
 
     # -- connections -----------------------------------------------------------------------
 
@@ -584,7 +611,7 @@ class Store:
     def counts(self) -> dict[str, int]:
         """Count jobs per state."""
         rows = self._conn().execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
-        counts = {s: 0 for s in ("pending", "running", "waiting", "done", "dead")}
+        counts = {s: 0 for s in ("pending", "running", "waiting", "done", "dead", "unmatched")}
         counts.update({r[0]: r[1] for r in rows})
         return counts
 
@@ -626,3 +653,91 @@ class Store:
             db.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(values.items())
             )
+
+    # -- unmatched sessions (no proof they belong to their ticket) --------------------------
+
+    def mark_unmatched(self, job: Job, owner: str, reason: str) -> bool:
+        """Park a claimed job as unmatched: it is never written onto a ticket unless attached."""
+        now = time.time()
+        with self._tx() as db:
+            return self._finish(
+                db,
+                job,
+                owner,
+                "UPDATE jobs SET state='unmatched', last_error=?, updated_at=?,"
+                " lease_owner=NULL, lease_until=NULL WHERE lsid=?",
+                (reason, now, job.lsid),
+            )
+
+    def attach(self, lsid: str, ticket: str) -> bool:
+        """Record an administrator's ticket for an unmatched session and queue it for import."""
+        now = time.time()
+        with self._tx() as db:
+            return (
+                db.execute(
+                    "UPDATE jobs SET ticket=?, state='pending', attempts=0, not_before=?,"
+                    " generation=generation+1, updated_at=?, queued_at=?, reason='attach'"
+                    " WHERE lsid=? AND state='unmatched'",
+                    (ticket, now, now, now, lsid),
+                ).rowcount
+                == 1
+            )
+
+    def dismiss(self, lsid: str, note: str) -> bool:
+        """Close an unmatched session without writing it anywhere."""
+        now = time.time()
+        with self._tx() as db:
+            return (
+                db.execute(
+                    "UPDATE jobs SET state='done', done_at=?, updated_at=?, last_error=?"
+                    " WHERE lsid=? AND state='unmatched'",
+                    (now, now, note, lsid),
+                ).rowcount
+                == 1
+            )
+
+    def attached_tickets(self, lsids: Iterable[str]) -> dict[str, str]:
+        """Return the tickets administrators attached, for those of ``lsids`` that have one."""
+        lsids = list(lsids)
+        found: dict[str, str] = {}
+        conn = self._conn()
+        for start in range(0, len(lsids), 500):
+            chunk = lsids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT lsid, ticket FROM jobs WHERE lsid IN ({marks}) AND ticket != ''",  # noqa: S608
+                chunk,
+            )
+            found.update({r[0]: r[1] for r in rows})
+        return found
+
+    # -- the secret inside issued external keys ---------------------------------------------
+
+    def key_secret(self) -> bytes:
+        """Return this installation's random external-key secret, creating it on first use."""
+        stored = self.get_meta("external_key_secret")
+        if stored:
+            return bytes.fromhex(stored)
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('external_key_secret', ?)",
+                (secrets.token_hex(32),),
+            )
+            row = db.execute("SELECT value FROM meta WHERE key='external_key_secret'").fetchone()
+        return bytes.fromhex(row[0])
+
+    # -- retention --------------------------------------------------------------------------
+
+    def prune_events(self, before: float, *, batch: int = 5000) -> int:
+        """Delete events received before ``before``, in short transactions; return how many."""
+        removed = 0
+        while True:
+            with self._tx() as db:
+                n = db.execute(
+                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at<?"
+                    " LIMIT ?)",
+                    (before, batch),
+                ).rowcount
+            removed += n
+            if n < batch:
+                return removed

@@ -66,7 +66,9 @@ def find_missed(
             lsids = [lsid for lsid in lsids if valid_lsid(lsid)]
         for i in range(0, len(lsids), QUEUE_CHUNK):
             chunk = lsids[i : i + QUEUE_CHUNK]
-            known = store.known_lsids(chunk, states=("done", "dead", "pending", "running"))
+            known = store.known_lsids(
+                chunk, states=("done", "dead", "pending", "running", "unmatched")
+            )
             fresh = [lsid for lsid in chunk if lsid not in known]
             if fresh:
                 result.queued += store.queue_sessions(fresh, reason, force=False)

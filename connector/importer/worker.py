@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,18 +27,18 @@ from connector.bomgar.client import BomgarClient
 from connector.bomgar.models import SupportSession
 from connector.config import Config
 from connector.errors import ClaimLost, ConnectorError, DataError, ProtocolError, RemoteError
+from connector.importer.matching import decide
 from connector.importer.writer import Guard, Outcome, PlanWriter
 from connector.mapping.engine import MappingSet
 from connector.mapping.plan import ImportPlan
 from connector.metrics import Metrics
+from connector.servicenow import query as q
 from connector.servicenow.client import ServiceNowClient, in_doubt, table_url
 from connector.servicenow.models import BatchRequest
 from connector.store import Job, Store, claim_token
 
 log = logging.getLogger(__name__)
 
-SYS_ID = re.compile(r"^[0-9a-f]{32}$")
-TASK_NUMBER = re.compile(r"^[A-Z]{2,8}[0-9]{4,12}$")
 TICKET_FIELDS = "sys_id,number,sys_class_name,short_description,caller_id,opened_by,cmdb_ci,company"
 USER_FIELDS = "sys_id,user_name,email,name"
 
@@ -129,9 +128,11 @@ class Importer:
         bomgar: BomgarClient,
         servicenow: ServiceNowClient,
         mappings: MappingSet,
+        key_secret: bytes,
         metrics: Metrics | None = None,
     ) -> None:
         self.config = config
+        self.key_secret = key_secret  # proves an external key was issued by this connector
         self.store = store
         self.bomgar = bomgar
         self.servicenow = servicenow
@@ -223,7 +224,7 @@ class Importer:
             outcomes = self.writer.write(
                 [p.plan for p in plans if p.plan], ledger, guard=self.guard(jobs[0].owner)
             )
-        except RemoteError as exc:
+        except ConnectorError as exc:  # the read before writing failed, or a value was refused
             for p in plans:
                 self._fail(p.job, exc)
             return
@@ -291,54 +292,57 @@ class Importer:
 
     def _lookup(self, ready: list[Pending]) -> None:
         """Find each session's ticket and primary rep's user with one Batch API call."""
+        keys = self._match(ready)  # lsid → ticket key; unmatched sessions are settled here
+        ready = [p for p in ready if p.job.lsid in keys]
         sys_ids, numbers = set(), set()
         for p in ready:
-            key = p.session.ticket_key or p.job.external_key
-            if SYS_ID.match(key):
+            key = keys[p.job.lsid]
+            if _passes(q.sys_id, key):
                 sys_ids.add(key)
-            elif TASK_NUMBER.match(key):
+            elif _passes(q.task_number, key):
                 numbers.add(key)
+        # Rep names come straight from the report: one with query syntax in it stays unmapped.
         rep_names = sorted(
             {
                 rep.username
                 for p in ready
-                if (rep := p.session.primary_rep) is not None and rep.username
+                if (rep := p.session.primary_rep) is not None and _passes(q.user_name, rep.username)
             }
         )
         items: list[BatchRequest] = []
-        terms = []
+        ticket_terms = []
         if sys_ids:
-            terms.append("sys_idIN" + ",".join(sorted(sys_ids)))
+            ticket_terms.append(q.one_of("sys_id", sorted(sys_ids), q.sys_id))
         if numbers:
-            terms.append("numberIN" + ",".join(sorted(numbers)))
-        if terms:
+            ticket_terms.append(q.one_of("number", sorted(numbers), q.task_number))
+        if ticket_terms:
             items.append(
                 BatchRequest(
                     id="tickets",
                     method="GET",
                     url=table_url(
                         "task",
-                        sysparm_query="^OR".join(terms),
+                        sysparm_query=q.any_of(*ticket_terms),
                         sysparm_fields=TICKET_FIELDS,
                         sysparm_limit=str(2 * len(ready) + 10),
                     ),
                 )
             )
         match = self.config["bomgar.rep_match"]
-        if rep_names:
-            names = ",".join(rep_names)
-            query = {
-                "username": f"user_nameIN{names}",
-                "email": f"emailIN{names}",
-                "username_then_email": f"user_nameIN{names}^ORemailIN{names}",
-            }[match]
+        emails = [n for n in rep_names if _passes(q.email, n)]
+        user_terms = []
+        if match in ("username", "username_then_email") and rep_names:
+            user_terms.append(q.one_of("user_name", rep_names, q.user_name))
+        if match in ("email", "username_then_email") and emails:
+            user_terms.append(q.one_of("email", emails, q.email))
+        if user_terms:
             items.append(
                 BatchRequest(
                     id="users",
                     method="GET",
                     url=table_url(
                         "sys_user",
-                        sysparm_query=query + "^active=true",
+                        sysparm_query=q.all_of(q.any_of(*user_terms), "active=true"),
                         sysparm_fields=USER_FIELDS,
                         sysparm_limit=str(4 * len(rep_names) + 10),
                     ),
@@ -367,7 +371,7 @@ class Importer:
                 if user is None and match in ("email", "username_then_email"):
                     user = by_email.get(rep.username.lower())
                 p.rep_user = user
-            key = p.session.ticket_key or p.job.external_key
+            key = keys[p.job.lsid]
             if not key:
                 if self.config["worker.auto_create_incident"]:
                     try:
@@ -388,11 +392,39 @@ class Importer:
                 continue
             p.ticket = ticket
 
+    def _match(self, ready: list[Pending]) -> dict[str, str]:
+        """Return each session's ticket key by lsid; park those without proof as unmatched."""
+        secret = self.key_secret
+        attached = self.store.attached_tickets(p.job.lsid for p in ready)
+        keys: dict[str, str] = {}
+        for p in ready:
+            decision = decide(
+                p.session,
+                p.job.external_key,
+                policy=self.config["security.attach_policy"],
+                secret=secret,
+                attached=attached.get(p.job.lsid, ""),
+                max_age=float(self.config["security.issued_key_max_age_seconds"]),
+            )
+            if decision.matched:
+                keys[p.job.lsid] = decision.ticket_key
+            elif self.store.mark_unmatched(p.job, p.job.owner, decision.reason):
+                self.metrics.inc("connector_sessions_unmatched_total")
+                log.warning(
+                    "session not written: %s",
+                    decision.reason,
+                    extra={"lsid": p.job.lsid, "ticket": decision.ticket_key},
+                )
+        return keys
+
     def _auto_incident(self, job: Job, session: SupportSession) -> dict[str, str]:
         """Find or create the incident for a session that names no ticket."""
         fields_wanted = [*TICKET_FIELDS.split(","), "correlation_id"]
         existing = self.servicenow.query(
-            "incident", f"correlation_id={session.lsid}", fields=fields_wanted, limit=5
+            "incident",
+            q.equals("correlation_id", session.lsid, q.lsid),
+            fields=fields_wanted,
+            limit=5,
         )
         # An instance drops query terms on fields it lacks and returns everything: check.
         for row in existing:
@@ -474,6 +506,15 @@ class Importer:
         base = float(self.config["worker.retry_base_seconds"])
         ceiling = min(cap, base * (2 ** (attempts - 1)))
         return random.uniform(ceiling / 2, ceiling)
+
+
+def _passes(check: q.Check, value: str) -> bool:
+    """Tell whether a value may go into an encoded query as what ``check`` expects."""
+    try:
+        check(value)
+    except q.QueryValueError:
+        return False
+    return True
 
 
 def _result_rows(resp: Any) -> list[dict[str, str]]:

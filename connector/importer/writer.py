@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 
 from connector.errors import ClaimLost, ProtocolError, RemoteError, StatusError
 from connector.mapping.plan import ImportPlan, RecordWrite
+from connector.servicenow import query as q
 from connector.servicenow.client import ServiceNowClient, in_doubt, table_url
 from connector.servicenow.models import BatchRequest, BatchResponse
 
@@ -71,10 +72,6 @@ class Outcome:
         self.in_doubt = self.in_doubt or doubt
 
 
-def _in_list(values: Sequence[str]) -> str:
-    return ",".join(values)
-
-
 class PlanWriter:
     """Write ImportPlans through the Batch API, at most once per effect."""
 
@@ -105,7 +102,7 @@ class PlanWriter:
                     method="GET",
                     url=table_url(
                         table,
-                        sysparm_query=f"{key_field}IN{_in_list(lsids)}",
+                        sysparm_query=q.one_of(key_field, lsids, q.lsid),
                         sysparm_fields="sys_id," + ",".join(keys),
                         sysparm_limit="10000",
                     ),
@@ -126,9 +123,9 @@ class PlanWriter:
                     method="GET",
                     url=table_url(
                         "sys_journal_field",
-                        sysparm_query=(
-                            f"element_idIN{_in_list(note_tickets)}"
-                            f"^valueLIKE{self.marker_prefix.strip('[')}"
+                        sysparm_query=q.all_of(
+                            q.one_of("element_id", note_tickets, q.sys_id),
+                            q.like("value", self.marker_prefix.strip("[")),
                         ),
                         sysparm_fields="element_id,element,value",
                         sysparm_limit="10000",
@@ -164,7 +161,7 @@ class PlanWriter:
             method="GET",
             url=table_url(
                 plans[0].session_record.table,
-                sysparm_query=f"{key_field}IN{_in_list(lsids)}",
+                sysparm_query=q.one_of(key_field, lsids, q.lsid),
                 sysparm_fields=f"sys_id,{key_field}",
                 sysparm_limit=str(len(lsids) * 2 + 10),
             ),

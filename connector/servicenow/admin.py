@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from connector.cli import _services, config_option
+from connector.servicenow import query as q
 
 # Where the ticket-side fields live when a mapping says "task" (the ticket's table).
 _TICKET_TABLE = "task"
@@ -34,7 +35,9 @@ def export_update_set(output: click.utils.LazyFile) -> None:
 def _table_chain(sn, table: str) -> list[str] | None:  # type: ignore[no-untyped-def]
     """Return the table and its parents (sys_db_object.super_class), or None if it is missing."""
     chain: list[str] = []
-    rows = sn.query("sys_db_object", f"name={table}", fields=["sys_id", "name", "super_class"])
+    rows = sn.query(
+        "sys_db_object", q.equals("name", table, q.name), fields=["sys_id", "name", "super_class"]
+    )
     if not rows:
         return None
     while rows and len(chain) < 10:
@@ -61,7 +64,7 @@ def missing_fields(svc) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
             continue
         rows = sn.query(
             "sys_dictionary",
-            f"nameIN{','.join(chain)}^elementIN{','.join(sorted(fields))}",
+            q.all_of(q.one_of("name", chain, q.name), q.one_of("element", sorted(fields), q.name)),
             fields=["name", "element"],
         )
         present = {r.get("element") for r in rows}

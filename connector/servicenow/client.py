@@ -69,6 +69,7 @@ from connector.errors import (
     TransportError,
 )
 from connector.http import USER_AGENT, RetryPolicy, build_session, redact, send
+from connector.servicenow import query as q
 from connector.servicenow.auth import OAuthTokenAuth
 from connector.servicenow.models import BatchRequest, BatchResponse, Record
 
@@ -317,7 +318,10 @@ class ServiceNowClient:
 
     def list_attachments(self, table: str, sys_id: str) -> list[Record]:
         """Return the metadata of every attachment of a record."""
-        query = f"table_name={_check_name(table)}^table_sys_id={_check_sys_id(sys_id)}"
+        query = q.all_of(
+            q.equals("table_name", _check_name(table), q.name),
+            q.equals("table_sys_id", _check_sys_id(sys_id)),
+        )
         return self._paged("/attachment", query, fields=None, limit=None, page_size=1000)
 
     def send_email(
@@ -648,17 +652,9 @@ def _never_sent(exc: BaseException) -> bool:
 
 
 def _with_order(query: str, order_by: str | Sequence[str] | None) -> str:
-    terms = [query] if query else []
     if order_by is None:
-        if "ORDERBY" not in query:
-            terms.append("ORDERBYsys_id")
-    else:
-        for name in [order_by] if isinstance(order_by, str) else order_by:
-            if name.startswith("-"):
-                terms.append(f"ORDERBYDESC{name[1:]}")
-            else:
-                terms.append(f"ORDERBY{name}")
-    return "^".join(terms)
+        return q.all_of(query, "" if "ORDERBY" in query else q.order_by("sys_id"))
+    return q.all_of(query, q.order_by(*([order_by] if isinstance(order_by, str) else order_by)))
 
 
 def _check_name(table: str) -> str:

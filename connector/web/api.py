@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import logging
 import re
 from datetime import UTC, datetime
@@ -12,11 +9,14 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from connector import signing
 from connector.bomgar.client import INSTALLER_PLATFORMS as KNOWN_PLATFORMS
 from connector.bomgar.models import JumpClient
 from connector.bomgar.reports import BomgarRejected
 from connector.errors import RemoteError, error_body
+from connector.servicenow import query as q
 from connector.web import services
+from connector.web.auth import api_credentials_ok
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +57,7 @@ def _problem(exc: ApiProblem) -> Response:
 @bp.before_request
 def _authenticate() -> Response | None:
     """Accept a configured bearer token or the configured Basic credentials, nothing else."""
-    cfg = services().config
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    ok = False
-    if scheme.lower() == "bearer" and value:
-        ok = any(hmac.compare_digest(value.strip(), str(t)) for t in cfg["api.tokens"] if t)
-    elif scheme.lower() == "basic" and value and cfg["api.username"] and cfg["api.password"]:
-        try:
-            user, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            user, password = "", ""
-        ok = hmac.compare_digest(user, cfg["api.username"]) & hmac.compare_digest(
-            password, cfg["api.password"]
-        )
-    if ok:
+    if api_credentials_ok(request.headers.get("Authorization"), services().config):
         return None
     response = _answer(401, "authentication required", "send a bearer token or Basic credentials")
     response.headers["WWW-Authenticate"] = 'Bearer realm="connector", Basic realm="connector"'
@@ -79,24 +65,46 @@ def _authenticate() -> Response | None:
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        # json refuses nesting deeper than the interpreter's recursion limit this way.
+        raise ApiProblem(
+            400, "expected a JSON object body", "the JSON is nested too deeply"
+        ) from None
     if not isinstance(data, dict):
         raise ApiProblem(400, "expected a JSON object body")
     return data
 
 
-def _name(data: dict[str, Any], key: str, default: str | None = None) -> str:
+def _shown(value: Any) -> Any:
+    """Echo a bad value back only when it is short text (never a whole hostile structure)."""
+    return value[:100] if isinstance(value, str) else type(value).__name__
+
+
+def _table(data: dict[str, Any], key: str = "table", default: str = "incident") -> str:
     value = data.get(key, default)
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise ApiProblem(400, f"{key}: expected a table name such as incident", value)
+    tables = services().config["api.task_tables"]
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or value not in tables:
+        raise ApiProblem(
+            400, f"{key}: expected one of the task tables {', '.join(tables)}", _shown(value)
+        )
     return value
 
 
 def _sys_id(data: dict[str, Any], key: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not _SYS_ID.fullmatch(value):
-        raise ApiProblem(400, f"{key}: expected a 32-character sys_id", value)
+        raise ApiProblem(400, f"{key}: expected a 32-character sys_id", _shown(value))
     return value
+
+
+def _valid(check: Any, value: str) -> bool:
+    try:
+        check(value)
+    except q.QueryValueError:
+        return False
+    return True
 
 
 def _ticket(table: str, sys_id: str) -> dict[str, Any]:
@@ -107,14 +115,23 @@ def _ticket(table: str, sys_id: str) -> dict[str, Any]:
 
 
 def _user(ident: str) -> dict[str, Any] | None:
-    """Find a sys_user by sys_id or user_name."""
+    """Find a sys_user by sys_id or user_name (QueryValueError when it can be neither)."""
     sn = services().servicenow
     if _SYS_ID.fullmatch(ident):
         found = sn.get_record("sys_user", ident, fields=USER_FIELDS)
         if found is not None:
             return found
-    rows = sn.query("sys_user", f"user_name={ident}", fields=USER_FIELDS, limit=1)
+    query = q.equals("user_name", ident, q.user_name)
+    rows = sn.query("sys_user", query, fields=USER_FIELDS, limit=1)
     return rows[0] if rows else None
+
+
+def _caller(ticket: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the ticket's caller, or None when it names nobody we can look up."""
+    try:
+        return _user(ticket["caller_id"]) if ticket.get("caller_id") else None
+    except q.QueryValueError:
+        return None
 
 
 def rep_queue_candidates(user: dict[str, Any], match: str) -> list[str]:
@@ -141,22 +158,29 @@ def session_keys() -> Response:
     """Mint a session key for a ticket, optionally emailing it to the caller."""
     svc = services()
     data = _body()
-    table = _name(data, "table", "incident")
+    table = _table(data)
     sys_id = _sys_id(data, "sys_id")
     email_caller = data.get("email_caller", False)
     if not isinstance(email_caller, bool):
-        raise ApiProblem(400, "email_caller: expected true or false", email_caller)
+        raise ApiProblem(400, "email_caller: expected true or false", _shown(email_caller))
     named_queue = data.get("queue")
     if named_queue is not None and (
         not isinstance(named_queue, str) or not _QUEUE.fullmatch(named_queue)
     ):
-        raise ApiProblem(400, "queue: expected general, rep:ID, team:ID or issue:CODE", named_queue)
+        raise ApiProblem(
+            400, "queue: expected general, rep:ID, team:ID or issue:CODE", _shown(named_queue)
+        )
     requested_by = data.get("requested_by")
-    if requested_by is not None and (not isinstance(requested_by, str) or not requested_by):
-        raise ApiProblem(400, "requested_by: expected a sys_user sys_id or user name")
+    if requested_by is not None and (
+        not isinstance(requested_by, str)
+        or not (_SYS_ID.fullmatch(requested_by) or _valid(q.user_name, requested_by))
+    ):
+        raise ApiProblem(
+            400, "requested_by: expected a sys_user sys_id or user name", _shown(requested_by)
+        )
 
     ticket = _ticket(table, sys_id)
-    caller = _user(ticket["caller_id"]) if ticket.get("caller_id") else None
+    caller = _caller(ticket)
     if email_caller and (caller is None or not caller.get("email")):
         who = caller.get("name") if caller else "the ticket"
         raise ApiProblem(
@@ -177,12 +201,13 @@ def session_keys() -> Response:
     if caller and caller.get("name"):
         custom["caller"] = caller["name"]
     ttl = int(svc.config["support.session_key_ttl_seconds"])
+    external_key = signing.issue_external_key(svc.key_secret, sys_id, "k")
     key = None
     queue = ""
     for candidate in candidates:
         try:
             key = svc.bomgar.generate_session_key(
-                candidate, external_key=sys_id, custom=custom, ttl=ttl
+                candidate, external_key=external_key, custom=custom, ttl=ttl
             )
         except BomgarRejected as exc:
             # The appliance refuses rep_username:<name> unless exactly one rep has that name.
@@ -200,7 +225,7 @@ def session_keys() -> Response:
             )
         try:
             key = svc.bomgar.generate_session_key(
-                fallback, external_key=sys_id, custom=custom, ttl=ttl
+                fallback, external_key=external_key, custom=custom, ttl=ttl
             )
         except BomgarRejected as exc:
             raise ApiProblem(422, "the appliance refused the queue", exc.message) from exc
@@ -296,7 +321,7 @@ def jump() -> Response:
         if "sys_id" in data:
             ticket_id = _sys_id(data, "sys_id")
     else:
-        table = _name(data, "table", "incident")
+        table = _table(data)
         ticket_id = _sys_id(data, "sys_id")
         ticket = _ticket(table, ticket_id)
         ci_id = ticket.get("cmdb_ci") or ""
@@ -332,7 +357,9 @@ def jump() -> Response:
         )
     answer["matched_by"] = matched_by or "search_string"
     if ticket_id:
-        params["session.custom.external_key"] = ticket_id
+        params["session.custom.external_key"] = signing.issue_external_key(
+            svc.key_secret, ticket_id, "j"
+        )
     answer["url"] = svc.bomgar.client_script_url("start_jump_item_session", params)
     return jsonify(answer)
 
@@ -344,12 +371,12 @@ def jump_client_installers() -> Response:
     data = _body()
     group = data.get("jump_group_id")
     if isinstance(group, bool) or not isinstance(group, int):
-        raise ApiProblem(400, "jump_group_id: expected an integer", group)
+        raise ApiProblem(400, "jump_group_id: expected an integer", _shown(group))
     options: dict[str, Any] = {}
     for key, kind in (("name", str), ("tag", str), ("comments", str), ("valid_duration", int)):
         if key in data:
             if not isinstance(data[key], kind) or isinstance(data[key], bool):
-                raise ApiProblem(400, f"{key}: expected {kind.__name__}", data[key])
+                raise ApiProblem(400, f"{key}: expected {kind.__name__}", _shown(data[key]))
             options[key] = data[key]
     platforms = data.get("platforms", list(INSTALLER_PLATFORMS))
     if not isinstance(platforms, list) or not all(isinstance(p, str) for p in platforms):
@@ -358,7 +385,8 @@ def jump_client_installers() -> Response:
     if unknown:
         # Checked before the installer is minted, so a typo creates nothing.
         raise ApiProblem(
-            400, f"platforms: {unknown[0]!r} is not one of {', '.join(sorted(KNOWN_PLATFORMS))}"
+            400,
+            f"platforms: {unknown[0][:40]!r} is not one of {', '.join(sorted(KNOWN_PLATFORMS))}",
         )
     installer = svc.bomgar.create_jump_client_installer(group, **options)
     links = {p: svc.bomgar.installer_download_url(installer.installer_id, p) for p in platforms}

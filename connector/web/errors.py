@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 from connector.errors import ConnectorError, DataError, RemoteError, error_body
 
@@ -18,8 +23,48 @@ def _json(status: int, message: str, detail: object = None) -> Response:
     return response
 
 
+class _GuardedInput:
+    """A request body whose read errors are the client's fault: 400, never a 500 and traceback."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _guard(self, read: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return read(*args)
+        except HTTPException:
+            raise
+        except Exception as exc:  # e.g. gunicorn's InvalidChunkSize on a malformed chunked body
+            log.info("request body unreadable: %s: %s", type(exc).__name__, exc)
+            raise BadRequest("the request body could not be read") from exc
+
+    def read(self, *args: Any) -> bytes:
+        return self._guard(self._stream.read, *args)
+
+    def readline(self, *args: Any) -> bytes:
+        return self._guard(self._stream.readline, *args)
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        return self._guard(self._stream.readlines, *args)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+
+def guard_request_bodies(wsgi_app: WSGIApplication) -> WSGIApplication:
+    """Wrap a WSGI app so that a body the server cannot read is answered with 400."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if "wsgi.input" in environ:
+            environ["wsgi.input"] = _GuardedInput(environ["wsgi.input"])
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer API errors in the JSON envelope and everything else as plain text."""
+    app.wsgi_app = guard_request_bodies(app.wsgi_app)  # type: ignore[method-assign]
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

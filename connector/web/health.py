@@ -7,11 +7,12 @@ import threading
 import time
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from connector import __version__
 from connector.services import Services
 from connector.web import services
+from connector.web.auth import api_credentials_ok
 
 bp = Blueprint("health", __name__)
 
@@ -19,49 +20,65 @@ _ORDER = {"pass": 0, "warn": 1, "fail": 2}
 
 
 class RemoteChecks:
-    """Ping ServiceNow and the appliance at most every ``max_age`` seconds, in parallel."""
+    """Ping ServiceNow and the appliance in the background, at most every ``max_age`` seconds.
 
-    def __init__(self, max_age: float = 15.0) -> None:
+    ``/health`` only reads the latest results: a hanging remote system never holds a request
+    thread (which the webhook shares), and concurrent health callers start at most one ping
+    per system. A ping still unanswered after ``timeout`` seconds is reported as a warning.
+    """
+
+    NAMES = ("servicenow", "bomgar")
+
+    def __init__(self, max_age: float = 15.0, timeout: float = 10.0) -> None:
         self.max_age = max_age
+        self.timeout = timeout
         self._lock = threading.Lock()
-        self._at = 0.0
         self._results: dict[str, dict[str, Any]] = {}
+        self._checked_at: dict[str, float] = {}
+        self._running: dict[str, float] = {}  # name → when its unanswered ping started
 
     def get(self, svc: Services) -> dict[str, dict[str, Any]]:
-        """Return cached or fresh results for both remote systems."""
+        """Return the latest results, starting fresh pings in the background when due."""
+        now = time.monotonic()
+        out: dict[str, dict[str, Any]] = {}
         with self._lock:
-            if time.monotonic() - self._at < self.max_age and self._results:
-                return self._results
-            results: dict[str, dict[str, Any]] = {}
-            threads = [
-                threading.Thread(target=self._ping, args=(name, svc, results))
-                for name in ("servicenow", "bomgar")
-            ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(10)
-            for name in ("servicenow", "bomgar"):
-                # A ping still running after 10 s is an answer too: the system is not healthy.
-                results.setdefault(name, {"status": "warn", "output": "no answer within 10 s"})
-            self._results = dict(results)
-            self._at = time.monotonic()
-            return results
+            for name in self.NAMES:
+                started = self._running.get(name)
+                if started is None and now - self._checked_at.get(name, -1e18) >= self.max_age:
+                    self._running[name] = started = now
+                    threading.Thread(
+                        target=self._ping, args=(name, svc), name=f"health-{name}", daemon=True
+                    ).start()
+                result = self._results.get(name)
+                if started is not None and now - started > self.timeout:
+                    out[name] = {
+                        "status": "warn",
+                        "output": f"no answer within {self.timeout:g} s",
+                        "time": _now(),
+                    }
+                elif result is None:
+                    out[name] = {"status": "warn", "output": "not checked yet", "time": _now()}
+                else:
+                    out[name] = result
+        return out
 
-    @staticmethod
-    def _ping(name: str, svc: Services, results: dict[str, dict[str, Any]]) -> None:
+    def _ping(self, name: str, svc: Services) -> None:
         started = time.monotonic()
         try:
             getattr(svc, name).ping()
         except Exception as exc:  # any failure is a warning: events keep being accepted
-            results[name] = {"status": "warn", "output": f"{type(exc).__name__}: {exc}"[:300]}
+            result = {"status": "warn", "output": f"{type(exc).__name__}: {exc}"[:300]}
         else:
-            results[name] = {"status": "pass"}
-        results[name].update(
+            result = {"status": "pass"}
+        result.update(
             observedValue=round((time.monotonic() - started) * 1000, 1),
             observedUnit="ms",
             time=_now(),
         )
+        with self._lock:
+            self._results[name] = result
+            self._checked_at[name] = time.monotonic()
+            self._running.pop(name, None)
 
 
 def _now() -> str:
@@ -111,6 +128,16 @@ def health_report(svc: Services, remote: RemoteChecks) -> dict[str, Any]:
             "time": _now(),
         }
     ]
+    unmatched = counts.get("unmatched", 0)
+    checks["inbox:unmatched"] = [
+        {
+            "status": "warn" if unmatched > int(svc.config["health.max_unmatched"]) else "pass",
+            "observedValue": unmatched,
+            "observedUnit": "sessions",
+            "output": "sessions kept off their tickets: `connector unmatched` lists them",
+            "time": _now(),
+        }
+    ]
     if svc.config["poller.enabled"]:
         interval = float(svc.config["poller.interval_seconds"])
         if last_poll is None:
@@ -143,12 +170,26 @@ def _document(checks: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     }
 
 
+def public_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """Keep what a stranger may see: the overall status and each check's name and status."""
+    return {
+        "status": doc["status"],
+        "checks": {
+            name: [{"status": entry["status"]} for entry in entries]
+            for name, entries in doc["checks"].items()
+        },
+    }
+
+
 @bp.get("/health")
 def health() -> Response:
-    """Report pass, warn or fail for the store, both remote systems, the inbox and the poller."""
+    """Report pass, warn or fail per check; the details only to callers with API credentials."""
     svc = services()
     doc = health_report(svc, svc.remote_checks)
     status = 503 if doc["status"] == "fail" else 200
+    if not api_credentials_ok(request.headers.get("Authorization"), svc.config):
+        # Outputs carry internal URLs and upstream error texts: not for strangers.
+        doc = public_view(doc)
     return Response(
         json.dumps(doc, indent=2) + "\n",
         status=status,

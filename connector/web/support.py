@@ -15,7 +15,8 @@ from flask import Blueprint, Response, redirect, render_template, request
 
 from connector import signing
 from connector.bomgar.models import LoggedInRep
-from connector.errors import RemoteError
+from connector.errors import ConnectorError, RemoteError
+from connector.servicenow import query as q
 from connector.web import services
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,29 @@ def _refuse(status: int, title: str, message: str) -> Response:
     return _page("support_error.html", status, title=title, message=message)
 
 
+@bp.errorhandler(ConnectorError)
+def _unavailable(exc: ConnectorError) -> Response:
+    """Show the caller the error page; ServiceNow's or the appliance's words stay in the log."""
+    log.warning("support page failed: %s: %s", type(exc).__name__, exc)
+    if isinstance(exc, RemoteError):
+        return _refuse(
+            503,
+            "Support is not available right now",
+            "Please try again in a few minutes, or call the service desk.",
+        )
+    return _refuse(400, "This request cannot be used", "Open the ticket in ServiceNow again.")
+
+
 def _check(
     table: str, sys_id: str, values: Any
 ) -> tuple[signing.SignedLink, dict, dict] | Response:
     """Verify the link and that its user is the ticket's caller; return link, ticket, caller."""
     svc = services()
-    if not _NAME.fullmatch(table) or not _SYS_ID.fullmatch(sys_id):
+    if (
+        not _NAME.fullmatch(table)
+        or table not in svc.config["api.task_tables"]
+        or not _SYS_ID.fullmatch(sys_id)
+    ):
         return _refuse(404, "Not found", "This support link does not name a ticket.")
     try:
         link = signing.verify(
@@ -96,14 +114,18 @@ def last_rep(table: str, caller_id: str) -> tuple[dict[str, Any] | None, LoggedI
     # caller_id lives on incident, not task, so u_task.caller_id would be an invalid term (which
     # an instance drops, matching everyone's sessions); look the caller's tickets up first.
     tickets = svc.servicenow.query(
-        table, f"caller_id={caller_id}", fields=["sys_id"], order_by="-sys_updated_on", limit=200
+        table,
+        q.equals("caller_id", caller_id, q.sys_id),
+        fields=["sys_id"],
+        order_by="-sys_updated_on",
+        limit=200,
     )
-    ids = [t["sys_id"] for t in tickets if t.get("sys_id")]
+    ids = [t["sys_id"] for t in tickets if _SYS_ID.fullmatch(t.get("sys_id") or "")]
     if not ids:
         return None, None
     rows = svc.servicenow.query(
         "u_bomgar_session",
-        f"u_taskIN{','.join(ids)}^u_rep_nameISNOTEMPTY",
+        q.all_of(q.one_of("u_task", ids, q.sys_id), q.is_not_empty("u_rep_name")),
         fields=["sys_id", "u_lsid", "u_rep_name", "u_primary_rep", "u_end_time"],
         order_by="-u_end_time",
         limit=1,
@@ -155,7 +177,9 @@ def start(table: str, sys_id: str) -> Response:
         "c2cjs": "1",
         "customer.name": (caller.get("name") or "")[:100],
         "customer.details": (ticket.get("short_description") or "")[:1024],
-        "session.custom.external_key": sys_id,
+        "session.custom.external_key": signing.issue_external_key(
+            services().key_secret, sys_id, "s"
+        ),
         "session.custom.short_description": (ticket.get("short_description") or "")[:1024],
     }
     if choice == "rep":

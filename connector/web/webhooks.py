@@ -10,6 +10,8 @@ import functools
 import hmac
 import ipaddress
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Blueprint, Response, request
 
@@ -66,6 +68,38 @@ def allowed(addr: str, networks: list[str]) -> bool:
     return any(ip in n for n in _networks(tuple(networks)))
 
 
+def exposure_warnings(cfg: Mapping[str, Any]) -> list[str]:
+    """Say how the webhook settings leave /bomgar/events more open than it needs to be."""
+    warnings = []
+    if not cfg["bomgar.appliance_id"]:
+        warnings.append(
+            "bomgar.appliance_id is empty: events naming any appliance are accepted from anyone"
+            " who has the token; set it to your appliance's id"
+        )
+    allowed = _networks(tuple(cfg["webhook.allowed_networks"]))
+    if any(n.prefixlen == 0 for n in allowed):
+        warnings.append(
+            "webhook.allowed_networks lets every address post events; list your appliance's"
+            " addresses instead"
+        )
+    proxies = _networks(tuple(cfg["webhook.trusted_proxies"]))
+    if proxies:
+        local = _networks(("127.0.0.0/8", "::1/128"))
+        # A request the proxy forwards without X-Forwarded-For comes from the proxy itself.
+        covered = [
+            str(a)
+            for a in allowed
+            if any(a.version == b.version and a.overlaps(b) for b in (*local, *proxies))
+        ]
+        if covered:
+            warnings.append(
+                f"webhook.allowed_networks includes {', '.join(covered)} while behind a trusted"
+                " proxy: anything the proxy forwards (or anything on this host) counts as an"
+                " allowed sender; allow only the appliance's addresses"
+            )
+    return warnings
+
+
 @bp.post("/bomgar/events")
 def receive_event() -> Response:
     """Accept one outbound event from the appliance."""
@@ -77,11 +111,19 @@ def receive_event() -> Response:
         metrics.inc("connector_events_rejected_total")
         log.warning("event refused: sender %s is outside webhook.allowed_networks", addr)
         return _text(403, "sender not allowed")
+    limit = int(cfg["webhook.max_body_bytes"])
     length = request.content_length
-    if length is not None and length > cfg["webhook.max_body_bytes"]:
+    if length is not None and length > limit:
         metrics.inc("connector_events_rejected_total")
-        return _text(413, f"body of {length} bytes exceeds {cfg['webhook.max_body_bytes']}")
-    form = request.form  # raises 413 past MAX_FORM_MEMORY_SIZE; see create_app
+        return _text(413, f"body of {length} bytes exceeds {limit}")
+    # A chunked body has no Content-Length, and Werkzeug quietly stops reading it at the cap.
+    # Read one byte past the limit ourselves, so a body that is too long is refused, not cut.
+    request.max_content_length = limit + 1
+    if len(request.get_data(cache=True)) > limit:
+        metrics.inc("connector_events_rejected_total")
+        log.warning("event refused from %s: chunked body exceeds %d bytes", addr, limit)
+        return _text(413, f"body exceeds {limit} bytes")
+    form = request.form  # parsed from the bytes read above
     token = request.args.get(TOKEN_PARAM) or form.get(TOKEN_PARAM) or ""
     if not token or not hmac.compare_digest(token.encode(), cfg["webhook.token"].encode()):
         metrics.inc("connector_events_rejected_total")

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from connector import signing
 from connector.demo import Stack, running_stack
 
 TOKEN = "jump-token"  # noqa: S105 - loopback test value
@@ -55,12 +56,14 @@ def test_ticket_jump_finds_the_cis_jump_client_and_carries_the_ticket(stack: Sta
     params = query(data["url"])
     assert params["action"] == "start_jump_item_session"
     assert params["search_string"] == "WS-LAB-0042"
-    assert params["session.custom.external_key"] == INC1
+    key = params["session.custom.external_key"]
+    issued = signing.verify_external_key(stack.services.key_secret, key)
+    assert issued is not None and (issued.ticket, issued.channel) == (INC1, "j")
     # The appliance accepts the link and answers the BRCS script the rep console runs.
     script = requests.get(data["url"], timeout=10)
     assert script.status_code == 200
     assert script.text.startswith("BRCS1.0\n")
-    assert f"session.custom.external_key={INC1}" in script.text
+    assert f"session.custom.external_key={key}" in script.text
 
 
 def test_ci_jump_without_a_ticket_has_no_external_key(stack: Stack) -> None:
@@ -82,7 +85,10 @@ def test_ci_without_jump_client_falls_back_to_a_search_string(stack: Stack) -> N
     assert "no Jump Client" in data["warning"]
     params = query(data["url"])
     assert params["search_string"] == "srv-nojump-01"
-    assert params["session.custom.external_key"] == INC3
+    issued = signing.verify_external_key(
+        stack.services.key_secret, params["session.custom.external_key"]
+    )
+    assert issued is not None and issued.ticket == INC3
 
 
 def test_unknown_ci_is_404(stack: Stack) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from connector import signing
 from connector.demo import Stack, running_stack
 
 TOKEN = "test-api-token"  # noqa: S105 - loopback test value
@@ -69,7 +70,7 @@ def test_basic_credentials_from_config_are_accepted(stack: Stack) -> None:
 
 
 def test_key_lands_in_the_requesting_reps_personal_queue(stack: Stack) -> None:
-    """jane.rep's key goes to rep:1 with the ticket's sys_id, short description and caller."""
+    """jane.rep's key goes to rep:1 with the issued ticket key, short description and caller."""
     reply = post(stack, {"table": "incident", "sys_id": INC1, "requested_by": "jane.rep"})
     assert reply.status_code == 200, reply.text
     data = reply.json()
@@ -80,7 +81,10 @@ def test_key_lands_in_the_requesting_reps_personal_queue(stack: Stack) -> None:
     assert data["key_url"] in data["mail_body"] and "Abel Tuter" in data["mail_body"]
     key = next(k for k in sim_keys(stack) if k["short_key"] == data["short_key"])
     assert key["queue"] == "rep:1"
-    assert key["custom_attributes"]["external_key"] == INC1
+    issued = signing.verify_external_key(
+        stack.services.key_secret, key["custom_attributes"]["external_key"]
+    )
+    assert issued is not None and (issued.ticket, issued.channel) == (INC1, "k")
     assert key["custom_attributes"]["short_description"] == "Printer offline on 3rd floor"
     assert key["custom_attributes"]["caller"] == "Abel Tuter"
 

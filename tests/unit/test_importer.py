@@ -62,6 +62,7 @@ def test_a_pass_that_breaks_counts_an_attempt_for_every_session_it_held(tmp_path
         bomgar=BrokenAppliance(),
         servicenow=None,
         mappings=MappingSet.load(default_mapping_paths()),
+        key_secret=b"unit-test-secret",
     )
     assert importer.run_once() == 2
     rows = store.jobs()
