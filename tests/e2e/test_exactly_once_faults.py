@@ -299,3 +299,30 @@ def test_a_session_record_written_without_a_sys_id_is_not_taken_as_done(tmp_path
         assert len(data["session"]) == 1
         assert len(data["surveys"]) == 5
         assert all(r["u_session"] == data["session"][0]["sys_id"] for r in data["surveys"])
+
+
+def test_a_session_record_the_instance_refuses_as_a_duplicate_is_adopted(tmp_path):
+    """The insert's answer is lost, the re-read misses it; the unique lsid refusal is adopted."""
+    with running_stack(str(tmp_path), worker=False) as stack:
+        lsid = play(stack, external_key=INC1)
+        queued(stack, lsid)
+        script(
+            stack,
+            {
+                "match": "^batch POST /api/now/table/u_bomgar_session$",
+                "fault": "error",
+                "phase": "after",
+                "status": 500,
+            },
+            {
+                "match": "^batch GET /api/now/table/u_bomgar_session$",
+                "skip": 1,
+                "fault": "empty",
+                "phase": "after",
+            },
+        )
+        drain(stack, lsid)
+        assert stack.services.store.job_state(lsid) == "done"
+        data = landed(stack, lsid)
+        assert len(data["session"]) == 1 and len(data["surveys"]) == 5
+        assert len(journal(stack, INC1, lsid)) == 1
