@@ -1,23 +1,33 @@
 """Chaos run: crashes, faults, duplicated and reordered events, outages; then count what landed.
 
 Usage: python scripts/chaos/chaos.py [--sessions 2000] [--kill-every 3] [--outage-seconds 60]
-       [--down-sessions 40] [--scenarios faults,servicenow-down,connector-down]
+       [--down-sessions 40] [--scenarios faults,comments,servicenow-down,connector-down]
 
-Three scenarios, each on a fresh set of processes (both emulators, ``connector serve`` under
-gunicorn and ``connector worker``):
+Four scenarios, each on a fresh set of processes (both emulators, ``connector serve`` under
+gunicorn and ``connector worker`` with several import threads and a short lease):
 
 faults            every session's events posted in shuffled order with duplicates, the worker
-                  SIGKILLed every few seconds and restarted, both emulators injecting 5xx, 429
-                  with Retry-After, dropped connections and timeouts;
+                  SIGKILLed every few seconds and restarted, both emulators failing before and
+                  after requests take effect (5xx, 429 with Retry-After, resets, timeouts), the
+                  ServiceNow emulator also failing single Batch API items (before and after they
+                  commit) and running out of a batch's time budget; a share of the sessions has a
+                  transcript long enough for an attachment, a share names no ticket (an incident
+                  is created), and a share keeps its surveys out of the session report until the
+                  middle of the run, so they come in through the exit-survey reports first and
+                  through the session report on re-imports;
+comments          the same with a mapping that writes the session note into ``comments``;
 servicenow-down   ServiceNow drops every connection for a while as sessions end and the appliance
                   delivers their events: health must say warn, the webhook must take every event,
                   and every session must be imported once ServiceNow is back;
 connector-down    the connector is down while sessions end, the appliance gives up on their events,
                   and the poller must import every one of them when the connector starts.
 
-Each ends with a check against ServiceNow (Table API): every session exactly once, one work note
-marker per session, no duplicate survey row, no dead letter. Exits 1 when anything was lost or
-duplicated. Prints a table and writes results/chaos-<time>.json.
+The verdict comes from ServiceNow's state read over the Table API, per session: session records,
+journal entries carrying the session's marker in any journal field, survey rows under any key
+(more than the session's answers are duplicates), attachments, and auto-created incidents; plus
+no job left pending or running and no dead letter (every session here is a good one). A run
+that imported nothing fails. Exits 1 when anything was lost or duplicated. Prints a table with the
+faults the emulators report having injected, and writes results/chaos-<time>.json.
 """
 
 from __future__ import annotations
@@ -56,7 +66,7 @@ EVENTS = (
 
 
 def fault_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """Translate the rates into emulator fault settings (5xx and 429 share error_rate)."""
+    """Translate the rates into fault settings both emulators take (5xx and 429 share a draw)."""
     total = args.error_rate + args.rate_limit_rate
     statuses: list[int] = []
     if total:
@@ -66,86 +76,190 @@ def fault_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "error_rate": total,
         "error_statuses": statuses or [500],
+        "error_after_rate": args.error_after_rate,
+        "error_after_statuses": [500, 503],
         "drop_rate": args.drop_rate,
+        "drop_after_rate": args.drop_after_rate,
         "timeout_rate": args.timeout_rate,
+        "timeout_after_rate": args.timeout_after_rate,
         "timeout_seconds": args.sim_timeout,
     }
+
+
+def servicenow_faults(args: argparse.Namespace) -> dict[str, Any]:
+    """Add the faults only the ServiceNow emulator has: single batch items and time budgets."""
+    return {
+        **fault_settings(args),
+        "batch_item_error_rate": args.item_error_rate,
+        "batch_item_error_statuses": [429, 500],
+        "batch_item_error_after_rate": args.item_error_after_rate,
+        "batch_cutoff_rate": args.batch_cutoff_rate,
+    }
+
+
+def _no_faults() -> dict[str, Any]:
+    return {
+        "error_rate": 0.0,
+        "error_after_rate": 0.0,
+        "drop_rate": 0.0,
+        "drop_after_rate": 0.0,
+        "timeout_rate": 0.0,
+        "timeout_after_rate": 0.0,
+        "latency_ms": 0,
+    }
+
+
+def _no_servicenow_faults() -> dict[str, Any]:
+    return {
+        **_no_faults(),
+        "batch_item_error_rate": 0.0,
+        "batch_item_error_after_rate": 0.0,
+        "batch_cutoff_rate": 0.0,
+    }
+
+
+# A transcript of this many lines of this length is longer than the session record's 4,000
+# characters, so the mapping attaches the whole text.
+LONG_CHAT = [f"line {n}: " + "long transcript text " * 4 for n in range(60)]
 
 
 def bulk_sessions(bomgar_url: str, count: int, **extra: Any) -> list[dict]:
     """Create ``count`` ended sessions, each on its own ticket; return their listing rows."""
     now = int(time.time())
-    created = h.sim_post(
-        bomgar_url,
-        "sessions/bulk",
-        {
-            "count": count,
-            "start_time": now - 3600,
-            "end_time": now - 30,
-            "external_key_prefix": h.TICKET_PREFIX,
-            **extra,
-        },
-    )
+    body: dict[str, Any] = {
+        "count": count,
+        "start_time": now - 3600,
+        "end_time": now - 30,
+        **extra,
+    }
+    if "external_key_prefix" not in extra and not extra.get("no_ticket"):
+        body["external_key_prefix"] = h.TICKET_PREFIX
+    body.pop("no_ticket", None)
+    created = h.sim_post(bomgar_url, "sessions/bulk", body)
     wanted = set(created["lsids"])
     return [r for r in h.sim_get(bomgar_url, "sessions") if r["lsid"] in wanted]
 
 
-def check_servicenow(servicenow_url: str, lsids: list[str], store_path: Path) -> dict[str, Any]:
-    """Count what landed per session and in the dead letters."""
-    wanted = set(lsids)
-    sessions = Counter(
+def mixed_sessions(args: argparse.Namespace, bomgar_url: str) -> dict[str, list[dict]]:
+    """Create the faults scenario's sessions by kind: plain, long chat, no ticket, late surveys."""
+    n = args.sessions
+    sizes = {
+        "attachment": round(n * args.attachment_share),
+        "auto_incident": round(n * args.auto_incident_share),
+        "separate_surveys": round(n * args.separate_survey_share),
+    }
+    sizes["plain"] = n - sum(sizes.values())
+    extra: dict[str, dict[str, Any]] = {
+        "plain": {},
+        "attachment": {"chat": LONG_CHAT},
+        "auto_incident": {"no_ticket": True},
+        "separate_surveys": {"surveys_in_report": False},
+    }
+    return {
+        kind: bulk_sessions(bomgar_url, size, **extra[kind]) if size else []
+        for kind, size in sizes.items()
+    }
+
+
+def check_servicenow(
+    servicenow_url: str,
+    kinds: dict[str, list[str]],
+    store_path: Path,
+) -> dict[str, Any]:
+    """Count what landed per session, from ServiceNow's tables alone, and what the store holds."""
+    wanted = {lsid for lsids in kinds.values() for lsid in lsids}
+    auto = set(kinds.get("auto_incident", []))
+    attach = set(kinds.get("attachment", []))
+    records = [
+        r
+        for r in h.table_rows(servicenow_url, "u_bomgar_session", "", "sys_id,u_lsid")
+        if r["u_lsid"] in wanted
+    ]
+    sessions = Counter(r["u_lsid"] for r in records)
+    lsid_of_record = {r["sys_id"]: r["u_lsid"] for r in records}
+    survey_rows = Counter(
         r["u_lsid"]
-        for r in h.table_rows(servicenow_url, "u_bomgar_session", "", "u_lsid")
+        for r in h.table_rows(servicenow_url, "u_bomgar_survey_response", "", "u_lsid")
         if r["u_lsid"] in wanted
     )
-    survey_keys = Counter(
-        (r["u_lsid"], r["u_survey_type"], r["u_question"])
-        for r in h.table_rows(
-            servicenow_url, "u_bomgar_survey_response", "", "u_lsid,u_survey_type,u_question"
-        )
-        if r["u_lsid"] in wanted
-    )
-    notes = h.table_rows(
-        servicenow_url,
-        "sys_journal_field",
-        "element=work_notes^valueLIKEBomgar session",
-        "element_id,value",
-    )
+    # Any journal field: a note written as a comment counts as much as a work note.
     markers: Counter[str] = Counter()
-    for row in notes:
+    for row in h.table_rows(
+        servicenow_url, "sys_journal_field", "valueLIKEBomgar session", "element_id,value"
+    ):
         for lsid in _markers(row["value"]):
             if lsid in wanted:
                 markers[lsid] += 1
-    surveys_per: Counter[str] = Counter()
-    for (lsid, _kind, _question), _n in survey_keys.items():
-        surveys_per[lsid] += 1
+    attachments = Counter(
+        lsid_of_record[r["table_sys_id"]]
+        for r in h.table_rows(
+            servicenow_url,
+            "sys_attachment",
+            "table_name=u_bomgar_session",
+            "table_sys_id,file_name",
+        )
+        if r["table_sys_id"] in lsid_of_record
+    )
+    incidents = Counter(
+        r["correlation_id"]
+        for r in h.table_rows(
+            servicenow_url, "incident", "correlation_idISNOTEMPTY", "correlation_id"
+        )
+        if r["correlation_id"] in wanted
+    )
     store = Store(store_path)
     dead = store.jobs("dead", limit=100000)
     counts = store.counts()
     store.close()
+
+    def gap(counter: Counter[str], expect: Any) -> tuple[int, int]:
+        missing = duplicated = 0
+        for lsid in wanted:
+            want = expect(lsid)
+            have = counter[lsid]
+            missing += max(0, want - have)
+            duplicated += max(0, have - want)
+        return missing, duplicated
+
+    missing_notes, duplicate_notes = gap(markers, lambda _: 1)
+    missing_rows, duplicate_rows = gap(survey_rows, lambda _: SURVEY_ROWS)
+    missing_att, duplicate_att = gap(attachments, lambda x: 1 if x in attach else 0)
+    missing_inc, duplicate_inc = gap(incidents, lambda x: 1 if x in auto else 0)
     result = {
         "sessions": len(wanted),
+        "by_kind": {k: len(v) for k, v in kinds.items()},
         "imported": sum(1 for x in wanted if sessions[x] >= 1),
         "lost": sorted(x for x in wanted if sessions[x] == 0)[:20],
         "lost_count": sum(1 for x in wanted if sessions[x] == 0),
         "duplicate_sessions": sum(1 for x in wanted if sessions[x] > 1),
-        "missing_notes": sum(1 for x in wanted if markers[x] == 0),
-        "duplicate_notes": sum(1 for x in wanted if markers[x] > 1),
-        "missing_survey_rows": sum(max(0, SURVEY_ROWS - surveys_per[x]) for x in wanted),
-        "duplicate_survey_rows": sum(n - 1 for n in survey_keys.values() if n > 1),
+        "missing_notes": missing_notes,
+        "duplicate_notes": duplicate_notes,
+        "missing_survey_rows": missing_rows,
+        "duplicate_survey_rows": duplicate_rows,
+        "missing_attachments": missing_att,
+        "duplicate_attachments": duplicate_att,
+        "missing_incidents": missing_inc,
+        "duplicate_incidents": duplicate_inc,
+        "stuck_jobs": counts.get("pending", 0) + counts.get("running", 0),
         "dead_letters": len(dead),
         "dead_reasons": sorted({(r.last_error or "")[:120] for r in dead})[:5],
         "job_counts": counts,
     }
-    result["ok"] = not (
-        result["lost_count"]
-        or result["duplicate_sessions"]
-        or result["missing_notes"]
-        or result["duplicate_notes"]
-        or result["missing_survey_rows"]
-        or result["duplicate_survey_rows"]
-        or result["dead_letters"]
-    )
+    problems = [
+        "lost_count",
+        "duplicate_sessions",
+        "missing_notes",
+        "duplicate_notes",
+        "missing_survey_rows",
+        "duplicate_survey_rows",
+        "missing_attachments",
+        "duplicate_attachments",
+        "missing_incidents",
+        "duplicate_incidents",
+        "stuck_jobs",
+        "dead_letters",
+    ]
+    result["ok"] = result["imported"] > 0 and not any(result[k] for k in problems)
     return result
 
 
@@ -175,7 +289,12 @@ def wait_settled(store_path: Path, total: int, timeout: float, on_tick=None) -> 
     return False
 
 
-def post_all(connector_url: str, forms: list[dict[str, str]], senders: int) -> dict[str, int]:
+def post_all(
+    connector_url: str,
+    forms: list[dict[str, str]],
+    senders: int,
+    progress: dict[str, int] | None = None,
+) -> dict[str, int]:
     """Post events like appliances do: each until it gets its 200."""
     url = h.events_url(connector_url)
     local = threading.local()
@@ -193,6 +312,8 @@ def post_all(connector_url: str, forms: list[dict[str, str]], senders: int) -> d
                 status = 0
             with lock:
                 statuses[str(status)] += 1
+                if status == 200 and progress is not None:
+                    progress["accepted"] = progress.get("accepted", 0) + 1
             if status == 200:
                 return
             time.sleep(0.1)
@@ -206,35 +327,55 @@ def post_all(connector_url: str, forms: list[dict[str, str]], senders: int) -> d
 # -- scenarios --------------------------------------------------------------------------------
 
 
-def scenario_faults(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+def comments_mappings(workdir: Path) -> str:
+    """Write the default mappings with the session note going into comments; return the folder."""
+    import shutil
+
+    import yaml
+
+    from connector.mapping import default_mapping_paths
+
+    folder = workdir / "mappings"
+    folder.mkdir(exist_ok=True)
+    for path in default_mapping_paths():
+        shutil.copy(path, folder / path.name)
+    note = folder / "work_note.yaml"
+    data = yaml.safe_load(note.read_text())
+    data["work_note"]["element"] = "comments"
+    note.write_text(yaml.safe_dump(data))
+    return str(folder)
+
+
+def scenario_faults(
+    args: argparse.Namespace, workdir: Path, *, note_element: str = "work_notes"
+) -> dict[str, Any]:
     """Kill the worker repeatedly under injected faults with shuffled, duplicated events."""
     sn = h.start_servicenow(workdir, "--threads", "16")
     bg = h.start_bomgar(workdir)
     procs = [sn, bg]
     try:
-        h.create_incidents(sn.url, args.sessions)
-        rows = bulk_sessions(bg.url, args.sessions)
-        lsids = [r["lsid"] for r in rows]
-        cfg = h.write_config(
-            workdir / "connector.yaml",
-            sn.url,
-            bg.url,
-            **{
-                "servicenow.timeout_seconds": args.client_timeout,
-                "bomgar.timeout_seconds": args.client_timeout,
-                "worker.max_attempts": args.max_attempts,
-                "worker.retry_base_seconds": 0.2,
-                "worker.retry_max_seconds": 2.0,
-                "worker.lease_seconds": 30,
-                # A timed-out write finishes on the emulator after --sim-timeout seconds.
-                "servicenow.write_settle_seconds": args.sim_timeout + 0.5,
-            },
-        )
+        by_kind = mixed_sessions(args, bg.url)
+        rows = [r for kind_rows in by_kind.values() for r in kind_rows]
+        h.create_incidents(sn.url, max(len(v) for v in by_kind.values()))
+        overrides: dict[str, Any] = {
+            "servicenow.timeout_seconds": args.client_timeout,
+            "bomgar.timeout_seconds": args.client_timeout,
+            "worker.max_attempts": args.max_attempts,
+            "worker.retry_base_seconds": 0.2,
+            "worker.retry_max_seconds": 2.0,
+            # Short enough that a lease lapses under load when its renewal is late.
+            "worker.lease_seconds": args.lease_seconds,
+            "worker.auto_create_incident": True,
+            # A timed-out write finishes on the emulator after --sim-timeout seconds.
+            "servicenow.write_settle_seconds": args.sim_timeout + 0.5,
+        }
+        if note_element != "work_notes":
+            overrides["mappings"] = comments_mappings(workdir)
+        cfg = h.write_config(workdir / "connector.yaml", sn.url, bg.url, **overrides)
         web = h.start_connector(workdir, cfg)
         procs.append(web)
-        faults = fault_settings(args)
-        h.sim_post(sn.url, "faults", faults)
-        h.sim_post(bg.url, "faults", faults)
+        h.sim_post(sn.url, "faults", servicenow_faults(args))
+        h.sim_post(bg.url, "faults", fault_settings(args))
         forms = []
         rng = random.Random(args.seed)
         for r in rows:
@@ -244,46 +385,65 @@ def scenario_faults(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 if rng.random() < args.duplicate_rate:
                     forms.append(dict(form))
         rng.shuffle(forms)
-        worker = h.start_worker(workdir, cfg)
+        worker = h.start_worker(workdir, cfg, threads=args.worker_threads)
         kills = 0
-        state = {"worker": worker, "next_kill": time.monotonic() + args.kill_every}
+        state: dict[str, Any] = {
+            "worker": worker,
+            "next_kill": time.monotonic() + args.kill_every,
+            "flipped": False,
+        }
+        progress: dict[str, int] = {}
 
-        def maybe_kill() -> None:
+        def tick() -> None:
             nonlocal kills
             if time.monotonic() >= state["next_kill"]:
                 state["worker"].kill()
                 kills += 1
-                state["worker"] = h.start_worker(workdir, cfg)
+                state["worker"] = h.start_worker(workdir, cfg, threads=args.worker_threads)
                 state["next_kill"] = time.monotonic() + args.kill_every * rng.uniform(0.5, 1.5)
+            if not state["flipped"] and progress.get("accepted", 0) >= len(forms) // 2:
+                # Half-way: the late-survey sessions' reports now carry their surveys, so their
+                # re-imports read the answers from the other report.
+                for r in by_kind["separate_surveys"]:
+                    h.sim_post(bg.url, f"sessions/{r['lsid']}/report", {"surveys_in_report": True})
+                state["flipped"] = True
 
         started = time.monotonic()
         sender = threading.Thread(
-            target=lambda: state.__setitem__("posted", post_all(web.url, forms, args.senders))
+            target=lambda: state.__setitem__(
+                "posted", post_all(web.url, forms, args.senders, progress)
+            )
         )
         sender.start()
         while sender.is_alive():
-            maybe_kill()
+            tick()
             time.sleep(0.1)
         sender.join()
+        tick()
         settled = wait_settled(
-            workdir / "connector.db", len(lsids), args.drain_timeout, on_tick=maybe_kill
+            workdir / "connector.db", len(rows), args.drain_timeout, on_tick=tick
         )
         elapsed = time.monotonic() - started
-        h.sim_post(sn.url, "faults", _no_faults())
+        h.sim_post(sn.url, "faults", _no_servicenow_faults())
         h.sim_post(bg.url, "faults", {"reset": True})
         state["worker"].stop()
         sn_stats = h.sim_get(sn.url, "stats")
         bg_stats = h.sim_get(bg.url, "stats")
-        check = check_servicenow(sn.url, lsids, workdir / "connector.db")
+        kinds = {k: [r["lsid"] for r in v] for k, v in by_kind.items()}
+        check = check_servicenow(sn.url, kinds, workdir / "connector.db")
         check.update(
             settled=settled,
             seconds=round(elapsed, 1),
+            note_element=note_element,
             events_posted=len(forms),
             post_statuses=state.get("posted", {}),
             worker_kills=kills,
+            worker_threads=args.worker_threads,
+            lease_seconds=args.lease_seconds,
             servicenow_requests=sn_stats["total"],
-            servicenow_faulted_statuses=faults["error_statuses"],
+            servicenow_faults_injected=sn_stats["faults"],
             appliance_requests=bg_stats["total"],
+            appliance_faults_injected=bg_stats["faults"],
         )
         check["ok"] = check["ok"] and settled
         return check
@@ -292,13 +452,10 @@ def scenario_faults(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             p.stop()
 
 
-def _no_faults() -> dict[str, Any]:
-    return {
-        "error_rate": 0.0,
-        "drop_rate": 0.0,
-        "timeout_rate": 0.0,
-        "latency_ms": 0,
-    }
+def scenario_comments(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The faults scenario with a mapping that writes the session note into comments."""
+    sub = argparse.Namespace(**{**vars(args), "sessions": args.comment_sessions})
+    return scenario_faults(sub, workdir, note_element="comments")
 
 
 def scenario_servicenow_down(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -370,7 +527,7 @@ def scenario_servicenow_down(args: argparse.Namespace, workdir: Path) -> dict[st
         settled = wait_settled(workdir / "connector.db", len(lsids), args.drain_timeout)
         recovered = time.monotonic() - up_at
         events = _recipients(h.sim_get(bg.url, "events"))
-        check = check_servicenow(sn.url, lsids, workdir / "connector.db")
+        check = check_servicenow(sn.url, {"plain": lsids}, workdir / "connector.db")
         accepted = sum(r.get("delivered_total", 0) for r in events)
         dropped = sum(r.get("dropped_total", 0) for r in events)
         check.update(
@@ -446,7 +603,7 @@ def scenario_connector_down(args: argparse.Namespace, workdir: Path) -> dict[str
         worker = h.start_worker(workdir, cfg)
         procs += [web, worker]
         settled = wait_settled(workdir / "connector.db", len(lsids), args.drain_timeout)
-        check = check_servicenow(sn.url, lsids, workdir / "connector.db")
+        check = check_servicenow(sn.url, {"plain": lsids}, workdir / "connector.db")
         check.update(
             settled=settled,
             events_dropped_by_appliance=dropped,
@@ -462,22 +619,50 @@ def scenario_connector_down(args: argparse.Namespace, workdir: Path) -> dict[str
 
 SCENARIOS = {
     "faults": scenario_faults,
+    "comments": scenario_comments,
     "servicenow-down": scenario_servicenow_down,
     "connector-down": scenario_connector_down,
 }
+
+
+def _faults_text(injected: dict[str, dict[str, int]]) -> str:
+    """Show injected faults compactly: kind before/after."""
+    return ", ".join(
+        f"{kind} {phases.get('before', 0)}/{phases.get('after', 0)}"
+        for kind, phases in sorted(injected.items())
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Read the command line."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sessions", type=int, default=2000, help="sessions in the faults scenario")
+    p.add_argument("--comment-sessions", type=int, default=500, help="in the comments scenario")
+    p.add_argument("--attachment-share", type=float, default=0.1, help="long transcripts")
+    p.add_argument("--auto-incident-share", type=float, default=0.05, help="sessions, no ticket")
+    p.add_argument(
+        "--separate-survey-share",
+        type=float,
+        default=0.3,
+        help="surveys only in the exit-survey reports until half-way",
+    )
     p.add_argument("--kill-every", type=float, default=3.0, help="seconds between worker kills")
+    p.add_argument("--worker-threads", type=int, default=4, help="import threads per worker")
+    p.add_argument("--lease-seconds", type=float, default=5.0, help="worker.lease_seconds")
     p.add_argument("--duplicate-rate", type=float, default=0.3, help="share of events re-posted")
     p.add_argument("--senders", type=int, default=4, help="concurrent event senders")
-    p.add_argument("--error-rate", type=float, default=0.10, help="share answered 500/503")
+    p.add_argument("--error-rate", type=float, default=0.10, help="share answered 500/503 before")
+    p.add_argument("--error-after-rate", type=float, default=0.03, help="500/503 after commit")
     p.add_argument("--rate-limit-rate", type=float, default=0.05, help="share answered 429")
-    p.add_argument("--drop-rate", type=float, default=0.02, help="share of connections reset")
-    p.add_argument("--timeout-rate", type=float, default=0.02, help="share that time out")
+    p.add_argument("--drop-rate", type=float, default=0.02, help="connections reset before")
+    p.add_argument("--drop-after-rate", type=float, default=0.02, help="reset after commit")
+    p.add_argument("--timeout-rate", type=float, default=0.02, help="held, then run late")
+    p.add_argument("--timeout-after-rate", type=float, default=0.01, help="run, answer held")
+    p.add_argument("--item-error-rate", type=float, default=0.03, help="batch items 429/500")
+    p.add_argument(
+        "--item-error-after-rate", type=float, default=0.02, help="batch items 500 after commit"
+    )
+    p.add_argument("--batch-cutoff-rate", type=float, default=0.02, help="batch budget runs out")
     p.add_argument("--sim-timeout", type=float, default=3.0, help="emulator delay for a timeout")
     p.add_argument("--client-timeout", type=float, default=2.0, help="connector read timeouts")
     p.add_argument("--max-attempts", type=int, default=100, help="worker.max_attempts")
@@ -520,12 +705,27 @@ def main(argv: list[str] | None = None) -> int:
             (f"{name}: missing work notes", r["missing_notes"], "0"),
             (f"{name}: duplicate survey rows", r["duplicate_survey_rows"], "0"),
             (f"{name}: missing survey rows", r["missing_survey_rows"], "0"),
+            (
+                f"{name}: duplicate / missing attachments",
+                f"{r['duplicate_attachments']} / {r['missing_attachments']}",
+                "0 / 0",
+            ),
+            (
+                f"{name}: duplicate / missing incidents",
+                f"{r['duplicate_incidents']} / {r['missing_incidents']}",
+                "0 / 0",
+            ),
+            (f"{name}: stuck jobs", r["stuck_jobs"], "0"),
             (f"{name}: dead letters", r["dead_letters"], "0"),
             (f"{name}: wall seconds", r["wall_seconds"], ""),
             (f"{name}: verdict", "PASS" if r["ok"] else "FAIL", "PASS"),
         ]
         if "worker_kills" in r:
             rows.append((f"{name}: worker SIGKILLs", r["worker_kills"], ""))
+        for side in ("servicenow", "appliance"):
+            injected = r.get(f"{side}_faults_injected")
+            if injected:
+                rows.append((f"{name}: {side} faults injected", _faults_text(injected), ""))
         if "health_during_outage" in r:
             rows.append((f"{name}: health during outage", str(r["health_during_outage"]), "warn"))
         if "events_dropped_by_appliance" in r:
