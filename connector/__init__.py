@@ -26,11 +26,11 @@ def create_app(
 
     if not isinstance(config, config_module.Config):
         config = config_module.load(config, overrides=overrides)
-    configure_logging(config["logging.level"], config["logging.format"])
+    configure_logging(config.logging.level, config.logging.format)
     app = Flask(__name__)
     # Werkzeug refuses larger form bodies with 413 before the view parses them.
-    app.config["MAX_CONTENT_LENGTH"] = max(int(config["webhook.max_body_bytes"]), 1024 * 1024)
-    app.config["MAX_FORM_MEMORY_SIZE"] = int(config["webhook.max_body_bytes"])
+    app.config["MAX_CONTENT_LENGTH"] = max(config.webhook.max_body_bytes, 1024 * 1024)
+    app.config["MAX_FORM_MEMORY_SIZE"] = config.webhook.max_body_bytes
     services = Services(config)
     app.extensions["connector"] = services
     services.store  # noqa: B018 - open (and migrate) the store at start, not on the first event

@@ -51,7 +51,7 @@ def _load(config_path: str | None):  # type: ignore[no-untyped-def]
     from connector.logs import configure_logging
 
     cfg = config_module.load(config_path)
-    configure_logging(cfg["logging.level"], cfg["logging.format"])
+    configure_logging(cfg.logging.level, cfg.logging.format)
     return cfg
 
 
@@ -94,7 +94,7 @@ def check_config(config_path: str | None) -> None:
     svc = _services(config_path)
     svc.mappings  # noqa: B018 - compiling the mappings is the check
     click.echo(f"{svc.config.source}: OK")
-    for path in svc.config.mapping_paths():
+    for path in svc.mapping_paths():
         click.echo(f"  mapping {path}: OK")
     for warning in exposure_warnings(svc.config):
         click.echo(f"  warning: webhook more open than needed: {warning}")
@@ -156,17 +156,15 @@ def run_worker(
     from connector.importer.worker import WorkerLoop
 
     svc.mappings  # noqa: B018 - fail at start on a broken mapping
-    loop = WorkerLoop(
-        svc.importer(), threads=threads, poll_seconds=float(svc.config["worker.poll_seconds"])
-    )
+    loop = WorkerLoop(svc.importer(), threads=threads, poll_seconds=svc.config.worker.poll_seconds)
     scheduler = BackgroundScheduler(timezone="UTC")
-    if svc.config["poller.enabled"]:
+    if svc.config.poller.enabled:
         scheduler.add_job(
             _poll_job,
             "interval",
             args=[svc],
             id="poll-missed-sessions",
-            seconds=float(svc.config["poller.interval_seconds"]),
+            seconds=svc.config.poller.interval_seconds,
             next_run_time=dt.datetime.now(dt.UTC),
             max_instances=1,
             coalesce=True,
@@ -175,13 +173,13 @@ def run_worker(
     scheduler.add_job(
         svc.store.release_dead_owners,
         "interval",
-        args=[float(svc.config["servicenow.write_settle_seconds"])],
+        args=[svc.config.servicenow.write_settle_seconds],
         id="release-dead-claims",
         seconds=10,
         max_instances=1,
         coalesce=True,
     )
-    if float(svc.config["store.events_retention_days"]) > 0:
+    if svc.config.store.events_retention_days > 0:
         scheduler.add_job(
             prune_events,
             "interval",
@@ -212,8 +210,8 @@ def _poll_job(svc: Any) -> None:
         poll_missed_sessions(
             svc.store,
             svc.bomgar,
-            overlap=float(svc.config["poller.overlap_seconds"]),
-            initial_lookback=float(svc.config["poller.initial_lookback_seconds"]),
+            overlap=svc.config.poller.overlap_seconds,
+            initial_lookback=svc.config.poller.initial_lookback_seconds,
             metrics=svc.metrics,
         )
     except Exception as exc:  # the next run retries from the same watermark
@@ -222,7 +220,7 @@ def _poll_job(svc: Any) -> None:
 
 def prune_events(svc: Any) -> int:
     """Delete stored events older than store.events_retention_days; return how many."""
-    days = float(svc.config["store.events_retention_days"])
+    days = svc.config.store.events_retention_days
     try:
         removed = svc.store.prune_events(time.time() - days * 86400)
     except Exception as exc:  # the next run tries again

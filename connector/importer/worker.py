@@ -139,9 +139,9 @@ class Importer:
         self.mappings = mappings
         self.metrics = metrics or Metrics()
         self.writer = PlanWriter(servicenow)
-        self.batch_size = int(config["worker.batch_size"])
-        self.lease = float(config["worker.lease_seconds"])
-        self.settle = float(config["servicenow.write_settle_seconds"])
+        self.batch_size = config.worker.batch_size
+        self.lease = config.worker.lease_seconds
+        self.settle = config.servicenow.write_settle_seconds
         self.leases = LeaseKeeper(store, self.lease)
 
     # -- one pass ---------------------------------------------------------------------------
@@ -328,7 +328,7 @@ class Importer:
                     ),
                 )
             )
-        match = self.config["bomgar.rep_match"]
+        match = self.config.bomgar.rep_match
         emails = [n for n in rep_names if _passes(q.email, n)]
         user_terms = []
         if match in ("username", "username_then_email") and rep_names:
@@ -373,7 +373,7 @@ class Importer:
                 p.rep_user = user
             key = keys[p.job.lsid]
             if not key:
-                if self.config["worker.auto_create_incident"]:
+                if self.config.worker.auto_create_incident:
                     try:
                         p.ticket = self._auto_incident(p.job, p.session)
                     except ClaimLost:
@@ -401,10 +401,10 @@ class Importer:
             decision = decide(
                 p.session,
                 p.job.external_key,
-                policy=self.config["security.attach_policy"],
+                policy=self.config.security.attach_policy,
                 secret=secret,
                 attached=attached.get(p.job.lsid, ""),
-                max_age=float(self.config["security.issued_key_max_age_seconds"]),
+                max_age=self.config.security.issued_key_max_age_seconds,
             )
             if decision.matched:
                 keys[p.job.lsid] = decision.ticket_key
@@ -439,7 +439,7 @@ class Importer:
         return {k: created.get(k, "") for k in TICKET_FIELDS.split(",")}
 
     def _appliance_id(self, job: Job) -> str:
-        configured = self.config["bomgar.appliance_id"]
+        configured = self.config.bomgar.appliance_id
         return configured or self.store.appliance_id(job.lsid)
 
     # -- settling ---------------------------------------------------------------------------
@@ -482,7 +482,7 @@ class Importer:
     def _fail(self, job: Job, error: Exception, *, in_doubt: bool = False) -> None:
         permanent = getattr(error, "permanent", True)
         attempts = job.attempts + 1
-        max_attempts = int(self.config["worker.max_attempts"])
+        max_attempts = self.config.worker.max_attempts
         reason = f"{type(error).__name__}: {error}"
         if permanent or attempts >= max_attempts:
             if self.store.dead_letter(job, job.owner, reason):
@@ -500,10 +500,10 @@ class Importer:
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         """Return the delay before the next attempt: exponential with jitter, or Retry-After."""
-        cap = float(self.config["worker.retry_max_seconds"])
+        cap = self.config.worker.retry_max_seconds
         if retry_after is not None:
             return min(cap, retry_after)
-        base = float(self.config["worker.retry_base_seconds"])
+        base = self.config.worker.retry_base_seconds
         ceiling = min(cap, base * (2 ** (attempts - 1)))
         return random.uniform(ceiling / 2, ceiling)
 
@@ -536,7 +536,7 @@ class WorkerLoop:
 
     def start(self) -> None:
         """Release dead workers' claims and start the import threads."""
-        settle = float(self.importer.config["servicenow.write_settle_seconds"])
+        settle = self.importer.settle
         released = self.importer.store.release_dead_owners(settle)
         if released:
             log.warning("re-queued %d sessions claimed by a worker that died", released)

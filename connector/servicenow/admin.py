@@ -97,7 +97,7 @@ def verify(config_path: str | None) -> None:
         count = sum(len(v) for v in missing.values()) - tables
         raise click.ClickException(
             f"{tables} table(s) and {count} field(s) missing on "
-            f"{svc.config['servicenow.instance_url']}; install the update set "
+            f"{svc.config.servicenow.instance_url}; install the update set "
             "(connector servicenow export-update-set) or fix the mappings"
         )
-    click.echo(f"{svc.config['servicenow.instance_url']}: every mapped field exists")
+    click.echo(f"{svc.config.servicenow.instance_url}: every mapped field exists")

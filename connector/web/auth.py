@@ -25,9 +25,9 @@ def api_credentials_ok(header: str | None, config: Mapping[str, Any]) -> bool:
         return False
     if scheme.lower() == "bearer":
         # Check every token, so the time taken does not say which one nearly matched.
-        matches = [_same(value, str(t)) for t in config["api.tokens"] if t]
+        matches = [_same(value, str(t)) for t in config.api.tokens if t]
         return any(matches)
-    if scheme.lower() == "basic" and config["api.username"] and config["api.password"]:
+    if scheme.lower() == "basic" and config.api.username and config.api.password:
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -35,5 +35,5 @@ def api_credentials_ok(header: str | None, config: Mapping[str, Any]) -> bool:
         user, sep, password = decoded.partition(":")
         if not sep:
             return False
-        return _same(user, config["api.username"]) & _same(password, config["api.password"])
+        return _same(user, config.api.username) & _same(password, config.api.password)
     return False

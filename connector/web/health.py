@@ -110,7 +110,7 @@ def health_report(svc: Services, remote: RemoteChecks) -> dict[str, Any]:
     for name, result in remote.get(svc).items():
         checks[f"{name}:connectivity"] = [result]
     age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
-    limit = float(svc.config["health.max_pending_age_seconds"])
+    limit = svc.config.health.max_pending_age_seconds
     checks["inbox:oldestPending"] = [
         {
             "status": "warn" if age > limit else "pass",
@@ -131,15 +131,15 @@ def health_report(svc: Services, remote: RemoteChecks) -> dict[str, Any]:
     unmatched = counts.get("unmatched", 0)
     checks["inbox:unmatched"] = [
         {
-            "status": "warn" if unmatched > int(svc.config["health.max_unmatched"]) else "pass",
+            "status": "warn" if unmatched > svc.config.health.max_unmatched else "pass",
             "observedValue": unmatched,
             "observedUnit": "sessions",
             "output": "sessions kept off their tickets: `connector unmatched` lists them",
             "time": _now(),
         }
     ]
-    if svc.config["poller.enabled"]:
-        interval = float(svc.config["poller.interval_seconds"])
+    if svc.config.poller.enabled:
+        interval = svc.config.poller.interval_seconds
         if last_poll is None:
             poll = {"status": "warn", "output": "the poller has not completed a run yet"}
         else:

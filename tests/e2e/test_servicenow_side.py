@@ -44,7 +44,7 @@ def write_config(stack: Stack, tmp: Path, mappings: Path | None = None) -> Path:
         "logging": {"level": "WARNING", "format": "text"},
     }
     if mappings is not None:
-        config["mappings"] = [str(mappings)]
+        config.mappings = [str(mappings)]
     path = tmp / "connector.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
