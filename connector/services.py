@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.config import Config
+from connector.health import RemoteChecks
 from connector.metrics import Metrics
 from connector.store import Store
 
@@ -29,8 +30,6 @@ class Services:
     def __init__(self, config: Config, *, store: Store | None = None) -> None:
         self.config = config
         self.metrics = Metrics()
-        from connector.web.health import RemoteChecks
-
         self.remote_checks = RemoteChecks()
         self._store = store
         self._lock = threading.Lock()

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +25,7 @@ from connector.bomgar.client import BomgarClient
 from connector.bomgar.models import SupportSession
 from connector.config import Config
 from connector.errors import ClaimLost, ConnectorError, DataError, ProtocolError, RemoteError
+from connector.importer.leases import LeaseKeeper
 from connector.importer.matching import decide
 from connector.importer.writer import Guard, Outcome, PlanWriter
 from connector.mapping.engine import MappingSet
@@ -65,56 +64,6 @@ class Pending:
     # Survey kinds an event announced that neither report holds yet: the job must come back.
     missing_surveys: set[str] = field(default_factory=set)
     survey_error: RemoteError | None = None
-
-
-class LeaseKeeper:
-    """Renew the leases of the claims in progress from one background thread."""
-
-    def __init__(self, store: Store, lease_seconds: float) -> None:
-        self.store = store
-        self.lease_seconds = lease_seconds
-        self.interval = lease_seconds / 3
-        self._held: dict[str, set[str]] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @contextmanager
-    def hold(self, token: str, lsids: Iterable[str]) -> Iterator[None]:
-        """Keep renewing this claim's leases until the block ends."""
-        with self._lock:
-            self._held[token] = set(lsids)
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
-                self._thread.start()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._held.pop(token, None)
-
-    def renew_all(self) -> None:
-        """Renew every held claim once; a session no longer held is dropped from the renewals."""
-        with self._lock:
-            claims = {token: set(lsids) for token, lsids in self._held.items()}
-        for token, lsids in claims.items():
-            try:
-                kept = self.store.renew(token, lsids, self.lease_seconds)
-            except Exception as exc:  # a locked database: the next round tries again
-                log.warning("could not renew leases: %s", exc)
-                continue
-            with self._lock:
-                if token in self._held:
-                    self._held[token] &= kept
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.renew_all()
-
-    def close(self) -> None:
-        """Stop renewing."""
-        self._stop.set()
 
 
 class Importer:
@@ -522,42 +471,3 @@ def _result_rows(resp: Any) -> list[dict[str, str]]:
         return []
     result = resp.body.get("result", [])
     return result if isinstance(result, list) else [result]
-
-
-class WorkerLoop:
-    """Run the importer in a few threads until stopped."""
-
-    def __init__(self, importer: Importer, *, threads: int = 2, poll_seconds: float = 0.5) -> None:
-        self.importer = importer
-        self.threads = threads
-        self.poll_seconds = poll_seconds
-        self.stop_event = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    def start(self) -> None:
-        """Release dead workers' claims and start the import threads."""
-        settle = self.importer.settle
-        released = self.importer.store.release_dead_owners(settle)
-        if released:
-            log.warning("re-queued %d sessions claimed by a worker that died", released)
-        for n in range(self.threads):
-            t = threading.Thread(target=self._run, name=f"importer-{n}", daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def _run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                claimed = self.importer.run_once()
-            except Exception:  # keep the worker alive; the job's lease brings it back
-                log.exception("import pass failed")
-                claimed = 0
-            if not claimed:
-                self.stop_event.wait(self.poll_seconds)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Ask the threads to finish their current pass and wait for them."""
-        self.stop_event.set()
-        for t in self._threads:
-            t.join(timeout)
-        self.importer.leases.close()

@@ -15,6 +15,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from connector.serving import serve_gunicorn
+
 
 class QuietRequestHandler(WSGIRequestHandler):
     """Serve requests without an access-log line each (tests and demos stay readable)."""
@@ -68,52 +70,6 @@ class ServerThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def serve_gunicorn(
-    app_factory: Callable[[], Flask],
-    *,
-    host: str,
-    port: int,
-    workers: int = 1,
-    threads: int = 8,
-    certfile: str | None = None,
-    keyfile: str | None = None,
-    post_worker_init: Callable[[Any], None] | None = None,
-    access_log: bool = False,
-    bind: str | None = None,
-) -> None:
-    """Serve the app under gunicorn (gthread workers) until interrupted."""
-    from gunicorn.app.base import BaseApplication
-
-    options: dict[str, Any] = {
-        "bind": bind or f"{host}:{port}",
-        "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
-        "timeout": 120,
-        "graceful_timeout": 5,
-        "keepalive": 5,
-        "accesslog": "-" if access_log else None,
-        "errorlog": "-",
-        "loglevel": "warning",
-    }
-    if certfile:
-        options["certfile"] = certfile
-        options["keyfile"] = keyfile
-    if post_worker_init:
-        options["post_worker_init"] = post_worker_init
-
-    class _App(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in options.items():
-                if value is not None:
-                    self.cfg.set(key, value)
-
-        def load(self) -> Flask:
-            return app_factory()
-
-    _App().run()
 
 
 def serve_emulator(
