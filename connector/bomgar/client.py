@@ -10,7 +10,7 @@ Errors (all carry ``service="bomgar"``)::
     ProtocolError           malformed XML / unexpected document             retried
      ├── UnsafeDocument     DOCTYPE with entities                          permanent
      └── ReportTooLarge     body above max_report_bytes                    permanent
-    BomgarAPIError          <error> document or non-2xx (reports.classify_error picks the class)
+    BomgarAPIError          <error> document or non-2xx (xmldoc.classify_error picks the class)
      ├── BomgarAuthError    "Login failed", 401/403, token refused twice    permanent
      ├── BomgarNotFound     "Invalid lsid.", expired recording, 404          permanent
      ├── BomgarRejected     other 4xx / error texts                         permanent
@@ -39,7 +39,7 @@ import requests
 import urllib3
 from requests.auth import HTTPBasicAuth
 
-from connector.bomgar import reports
+from connector.bomgar import replies, reports, xmldoc
 from connector.bomgar.models import (
     ApiInfo,
     JumpClient,
@@ -174,7 +174,7 @@ class BomgarClient:
         legacy_password: str | None = None,
         use_ns_paths: bool = False,
         max_per_second: float = 20.0,
-        max_report_bytes: int = reports.DEFAULT_MAX_BYTES,
+        max_report_bytes: int = xmldoc.DEFAULT_MAX_BYTES,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -273,7 +273,7 @@ class BomgarClient:
             for chunk in resp.iter_content(65536):
                 total += len(chunk)
                 if total > self.max_report_bytes:
-                    raise reports.ReportTooLarge(
+                    raise xmldoc.ReportTooLarge(
                         f"reply exceeds the {self.max_report_bytes} byte limit", service=SERVICE
                     )
                 chunks.append(chunk)
@@ -301,10 +301,10 @@ class BomgarClient:
         if b"error" not in body:
             return False
         try:
-            message = reports.find_error(reports.parse_xml(body, max_bytes=self.max_report_bytes))
+            message = xmldoc.find_error(xmldoc.parse_xml(body, max_bytes=self.max_report_bytes))
         except RemoteError:
             return False
-        return message is not None and reports.is_token_problem(message)
+        return message is not None and xmldoc.is_token_problem(message)
 
     def _request(
         self,
@@ -367,7 +367,7 @@ class BomgarClient:
         if 200 <= resp.status_code < 300:
             return
         message, detail = self._failure_message(resp, body or b"")
-        kind = reports.classify_error(message, resp.status_code)
+        kind = xmldoc.classify_error(message, resp.status_code)
         raise kind(
             message,
             service=SERVICE,
@@ -394,7 +394,7 @@ class BomgarClient:
                 )
             return message, detail
         try:
-            message = reports.find_error(reports.parse_xml(body, max_bytes=self.max_report_bytes))
+            message = xmldoc.find_error(xmldoc.parse_xml(body, max_bytes=self.max_report_bytes))
         except RemoteError:
             message = None
         return (message or fallback), None
@@ -438,22 +438,22 @@ class BomgarClient:
 
     def get_api_info(self) -> ApiInfo:
         """Return the API version, company and the account's permissions."""
-        return self._command("get_api_info", reports.parse_api_info)
+        return self._command("get_api_info", replies.parse_api_info)
 
     def ping(self) -> ApiInfo:
         """Check the appliance answers and the credentials work (one quick get_api_info)."""
         return self._command(
-            "get_api_info", reports.parse_api_info, timeout=PING_TIMEOUT, retries=False
+            "get_api_info", replies.parse_api_info, timeout=PING_TIMEOUT, retries=False
         )
 
     def get_logged_in_reps(self) -> list[LoggedInRep]:
         """Return the reps logged in now (cache the result; the vendor asks not to poll it)."""
-        return self._command("get_logged_in_reps", reports.parse_logged_in_reps)
+        return self._command("get_logged_in_reps", replies.parse_logged_in_reps)
 
     def get_support_teams(self, *, show_members: bool = False) -> list[SupportTeam]:
         """Return the support teams (cache the result; the vendor asks not to poll it)."""
         params = {"showmembers": "1"} if show_members else {}
-        return self._command("get_support_teams", reports.parse_support_teams, params=params)
+        return self._command("get_support_teams", replies.parse_support_teams, params=params)
 
     def generate_session_key(
         self,
@@ -481,7 +481,7 @@ class BomgarClient:
         form.update(self._custom_fields(values, legacy_external_key=self.legacy))
         return self._command(
             "generate_session_key",
-            reports.parse_session_key,
+            replies.parse_session_key,
             method="POST",
             data=form,
             retry_if=_retry_if_not_minted,
@@ -491,7 +491,7 @@ class BomgarClient:
         """Return the custom attributes of an active session."""
         return self._command(
             "get_session_attributes",
-            reports.parse_session_attributes,
+            replies.parse_session_attributes,
             params={"lsid": self._check_lsid(lsid)},
         )
 
@@ -500,7 +500,7 @@ class BomgarClient:
         form = {"lsid": self._check_lsid(lsid)}
         form.update(self._custom_fields(dict(values), legacy_external_key=False))
         return self._command(
-            "set_session_attributes", reports.parse_success, method="POST", data=form
+            "set_session_attributes", replies.parse_success, method="POST", data=form
         )
 
     @staticmethod

@@ -10,9 +10,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from connector import signing
+from connector.bomgar import BomgarRejected
 from connector.bomgar.client import INSTALLER_PLATFORMS as KNOWN_PLATFORMS
 from connector.bomgar.models import JumpClient
-from connector.bomgar.reports import BomgarRejected
 from connector.errors import RemoteError, error_body
 from connector.servicenow import query as q
 from connector.web import services

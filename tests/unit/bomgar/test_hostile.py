@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from connector.bomgar import reports
-from connector.bomgar.reports import ReportTooLarge, UnsafeDocument
+from connector.bomgar.xmldoc import ReportTooLarge, UnsafeDocument
 from connector.errors import ProtocolError
 from tests.unit.bomgar.bigreport import SessionStream
 
