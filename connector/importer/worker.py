@@ -15,7 +15,6 @@ while the pass lives, and every write first checks that the claim still holds.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from connector.bomgar.client import BomgarClient
 from connector.bomgar.models import SupportSession
 from connector.config import Config
 from connector.errors import ClaimLost, ConnectorError, DataError, ProtocolError, RemoteError
+from connector.http import RetryPolicy
 from connector.importer.leases import LeaseKeeper
 from connector.importer.matching import decide
 from connector.importer.writer import Guard, Outcome, PlanWriter
@@ -92,6 +92,12 @@ class Importer:
         self.lease = config.worker.lease_seconds
         self.settle = config.servicenow.write_settle_seconds
         self.leases = LeaseKeeper(store, self.lease)
+        # The same backoff as every outbound call, at the job's own pace and cap.
+        self.retry = RetryPolicy(
+            base=config.worker.retry_base_seconds,
+            cap=config.worker.retry_max_seconds,
+            retry_after_cap=config.worker.retry_max_seconds,
+        )
 
     # -- one pass ---------------------------------------------------------------------------
 
@@ -438,7 +444,7 @@ class Importer:
                 self.metrics.inc("connector_sessions_dead_total")
                 log.error("session dead-lettered: %s", reason, extra={"lsid": job.lsid})
             return
-        delay = self.backoff(attempts, getattr(error, "retry_after", None))
+        delay = self.retry.delay(attempts, error)
         if in_doubt:
             delay = max(delay, self.settle)
         if self.store.retry_later(job, job.owner, reason, delay):
@@ -446,15 +452,6 @@ class Importer:
             log.warning(
                 "import failed, retrying in %.1fs: %s", delay, reason, extra={"lsid": job.lsid}
             )
-
-    def backoff(self, attempts: int, retry_after: float | None = None) -> float:
-        """Return the delay before the next attempt: exponential with jitter, or Retry-After."""
-        cap = self.config.worker.retry_max_seconds
-        if retry_after is not None:
-            return min(cap, retry_after)
-        base = self.config.worker.retry_base_seconds
-        ceiling = min(cap, base * (2 ** (attempts - 1)))
-        return random.uniform(ceiling / 2, ceiling)
 
 
 def _passes(check: q.Check, value: str) -> bool:

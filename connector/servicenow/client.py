@@ -56,7 +56,6 @@ import requests
 from pysnow import exceptions as snow_errors
 from requests.auth import HTTPBasicAuth
 from requests.structures import CaseInsensitiveDict
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from connector.errors import (
     DataError,
@@ -68,7 +67,7 @@ from connector.errors import (
     StatusError,
     TransportError,
 )
-from connector.http import USER_AGENT, RetryPolicy, build_session, redact, send
+from connector.http import USER_AGENT, RetryPolicy, build_session, never_sent, redact, send
 from connector.servicenow import query as q
 from connector.servicenow.auth import OAuthTokenAuth
 from connector.servicenow.models import BatchRequest, BatchResponse, Record
@@ -617,7 +616,7 @@ def _write_may_retry(exc: RemoteError) -> bool:
     """Tell whether a failed write certainly did not take effect."""
     if isinstance(exc, RateLimited):
         return True
-    return isinstance(exc, TransportError) and _never_sent(exc)
+    return isinstance(exc, TransportError) and never_sent(exc)
 
 
 def in_doubt(exc: BaseException) -> bool:
@@ -629,26 +628,7 @@ def in_doubt(exc: BaseException) -> bool:
     """
     if isinstance(exc, ServerError):
         return True
-    return isinstance(exc, TransportError) and not _never_sent(exc)
-
-
-def _never_sent(exc: BaseException) -> bool:
-    """Tell whether a transport failure happened before any byte of the request was sent."""
-    seen: set[int] = set()
-    stack: list[Any] = [exc]
-    while stack:
-        current = stack.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        # NewConnectionError (refused, DNS) is a ConnectTimeoutError in urllib3 2.
-        if isinstance(current, ConnectTimeoutError | NewConnectionError):
-            return True
-        if isinstance(current, requests.ConnectTimeout):
-            return True
-        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        stack.extend(current.args)
-    return False
+    return isinstance(exc, TransportError) and not never_sent(exc)
 
 
 def _with_order(query: str, order_by: str | Sequence[str] | None) -> str:

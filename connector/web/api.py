@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from connector import signing
 from connector.bomgar import BomgarRejected
-from connector.bomgar.client import INSTALLER_PLATFORMS as KNOWN_PLATFORMS
+from connector.bomgar.configuration import INSTALLER_PLATFORMS as KNOWN_PLATFORMS
 from connector.bomgar.models import JumpClient
 from connector.errors import RemoteError, error_body
 from connector.servicenow import query as q

@@ -111,7 +111,7 @@ def test_installer_is_created_and_download_links_answered(stack: Stack) -> None:
     assert set(data["downloads"]) == {"windows-64-msi", "linux-64"}
     url = data["downloads"]["windows-64-msi"]
     assert data["installer_id"] in url
-    token = stack.services.bomgar._bearer()
+    token = stack.services.bomgar.auth.bearer()
     binary = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert binary.status_code == 200 and binary.content
     assert installer_calls(stack) >= 1
