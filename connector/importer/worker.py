@@ -32,8 +32,10 @@ from connector.mapping.engine import MappingSet
 from connector.mapping.plan import ImportPlan
 from connector.metrics import Metrics
 from connector.servicenow import query as q
-from connector.servicenow.client import ServiceNowClient, in_doubt, table_url
+from connector.servicenow.answers import in_doubt
+from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.models import BatchRequest
+from connector.servicenow.urls import table_url
 from connector.store import Job, Store, claim_token
 
 log = logging.getLogger(__name__)
