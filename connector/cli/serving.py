@@ -10,8 +10,10 @@ import threading
 
 import click
 
-from connector.cli.common import config_option, load_config, services, with_options
+from connector.cli.common import config_option, load_config, with_options
+from connector.config import Config
 from connector.importer.runner import run_worker, stop_on_signals
+from connector.metrics import multiprocess_directory, use_directory
 from connector.services import Services
 from connector.serving import serve_gunicorn
 from connector.web.webhooks import exposure_warnings
@@ -26,11 +28,17 @@ web_options = [
 ]
 
 
+def share_counters(config: Config) -> None:
+    """Count in the box's shared metrics folder (the one ``connector run`` set, else config's)."""
+    use_directory(multiprocess_directory() or config.metrics_directory())
+
+
 def serve_web(config_path: str | None, host: str, port: int, workers: int, threads: int) -> None:
     """Check the config and mappings, warn about an open webhook once, then serve."""
     from connector.app import create_app
 
     config = load_config(config_path)  # fail fast, before gunicorn forks
+    share_counters(config)
     Services(config).mappings  # noqa: B018 - mapping errors stop the start, not the first import
     for warning in exposure_warnings(config):  # here, once, not in every gunicorn worker
         log.warning("webhook more open than needed: %s", warning)
@@ -53,7 +61,9 @@ def serve(config_path: str | None, host: str, port: int, workers: int, threads: 
 @click.option("--threads", default=2, show_default=True, type=int, help="Import threads.")
 def worker(config_path: str | None, threads: int) -> None:
     """Import queued sessions and poll for missed ones (one process per box is enough)."""
-    svc = services(config_path)
+    config = load_config(config_path)
+    share_counters(config)
+    svc = Services(config)
     stop = threading.Event()
     stop_on_signals(stop)
     run_worker(
@@ -69,7 +79,9 @@ def worker(config_path: str | None, threads: int) -> None:
 @with_options(web_options)
 def run(config_path: str | None, host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web side and run the worker, for a single box."""
-    load_config(config_path)
+    config = load_config(config_path)
+    # One box, every process started here: begin the shared counters afresh.
+    use_directory(config.metrics_directory(), wipe=True)
     env = dict(os.environ)
     if config_path:
         env["CONNECTOR_CONFIG"] = os.path.abspath(config_path)

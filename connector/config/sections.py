@@ -136,6 +136,13 @@ class HealthSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """Where the processes of one box share their counters."""
+
+    directory: str
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     """Log level and line format."""
 
@@ -158,6 +165,7 @@ class Config:
     api: ApiSettings
     support: SupportSettings
     health: HealthSettings
+    metrics: MetricsSettings
     logging: LoggingSettings
     source: str = field(default="<defaults>", compare=False)
 
@@ -187,6 +195,12 @@ class Config:
                 value = ["***"] * len(value)
             out[path] = value
         return out
+
+    def metrics_directory(self) -> Path:
+        """Return the folder the box's processes share their counters in."""
+        if self.metrics.directory:
+            return Path(self.metrics.directory)
+        return Path(self.store.path).with_name(Path(self.store.path).name + ".metrics")
 
     def mapping_files(self) -> list[Path]:
         """Return the configured mapping files (a folder stands for its YAML files)."""

@@ -320,6 +320,13 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0,
     ),
     Setting(
+        "metrics.directory",
+        "str",
+        "",
+        "Folder where every process of this box (web workers, the worker) keeps its Prometheus"
+        " counters, so /metrics shows their sum; empty: a folder next to store.path.",
+    ),
+    Setting(
         "logging.level",
         "choice",
         "INFO",

@@ -8,6 +8,7 @@ import time
 from flask import Blueprint, Response, request
 
 from connector.health import health_report, public_view
+from connector.metrics import CONTENT_TYPE
 from connector.web import services
 from connector.web.auth import api_credentials_ok
 
@@ -50,4 +51,4 @@ def metrics() -> Response:
             {(): 0.0 if oldest is None else max(0.0, time.time() - oldest)},
         ),
     }
-    return Response(svc.metrics.render(gauges), mimetype="text/plain; version=0.0.4; charset=utf-8")
+    return Response(svc.metrics.render(gauges), content_type=CONTENT_TYPE)
