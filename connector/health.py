@@ -70,7 +70,10 @@ class RemoteChecks:
         try:
             ping()
         except Exception as exc:  # any failure is a warning: events keep being accepted
-            result = {"status": "warn", "output": f"{type(exc).__name__}: {exc}"[:300]}
+            result: dict[str, Any] = {
+                "status": "warn",
+                "output": f"{type(exc).__name__}: {exc}"[:300],
+            }
         else:
             result = {"status": "pass"}
         result.update(
@@ -145,6 +148,7 @@ def health_report(
     ]
     if config.poller.enabled:
         interval = config.poller.interval_seconds
+        poll: dict[str, Any]
         if last_poll is None:
             poll = {"status": "warn", "output": "the poller has not completed a run yet"}
         else:

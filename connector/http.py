@@ -42,7 +42,9 @@ class TimeoutSession(requests.Session):
         super().__init__()
         self.default_timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         """Send a request, filling in the session's timeout when the caller gave none."""
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout

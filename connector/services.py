@@ -14,6 +14,7 @@ from connector.store import Store
 
 if TYPE_CHECKING:
     from connector.bomgar.client import BomgarClient
+    from connector.importer.worker import Importer
     from connector.mapping.engine import MappingSet
     from connector.servicenow.client import ServiceNowClient
 
@@ -101,7 +102,7 @@ class Services:
             max_report_bytes=c.bomgar.max_report_bytes,
         )
 
-    def importer(self):  # type: ignore[no-untyped-def]
+    def importer(self) -> Importer:
         """Build an Importer over these services."""
         from connector.importer.worker import Importer
 

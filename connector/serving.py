@@ -44,7 +44,7 @@ def serve_gunicorn(
     if on_starting:
         options["on_starting"] = on_starting
 
-    class _App(BaseApplication):  # type: ignore[misc]
+    class _App(BaseApplication):
         def load_config(self) -> None:
             for key, value in options.items():
                 if value is not None:

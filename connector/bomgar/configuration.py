@@ -84,10 +84,11 @@ class ConfigurationApi(Transport):
         page = 1
         while True:
             params = {**filters, "per_page": CONFIG_PER_PAGE, "current_page": page}
-            resp, data = self._retrying(
-                lambda params=params: self._config("GET", "/jump-client", params=params),
-                "list jump clients",
-            )
+
+            def fetch(params: dict[str, Any] = params) -> tuple[requests.Response, Any]:
+                return self._config("GET", "/jump-client", params=params)
+
+            resp, data = self._retrying(fetch, "list jump clients")
             if not isinstance(data, list):
                 raise ProtocolError("/jump-client did not answer with a JSON list", service=SERVICE)
             for item in data:
@@ -137,7 +138,9 @@ class ConfigurationApi(Transport):
         )
         if not isinstance(data, dict) or not data.get("installer_id"):
             raise ProtocolError("installer reply has no installer_id", service=SERVICE)
-        key_info = data.get("key_info") if isinstance(data.get("key_info"), dict) else {}
+        key_info: dict[str, Any] = (
+            data["key_info"] if isinstance(data.get("key_info"), dict) else {}
+        )
         return JumpClientInstaller(
             installer_id=str(data["installer_id"]),
             expiration_timestamp=str(data.get("expiration_timestamp") or ""),

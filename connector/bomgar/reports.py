@@ -11,7 +11,6 @@ import base64
 import binascii
 from collections.abc import Iterator
 from datetime import datetime
-from typing import IO
 
 from lxml import etree
 
@@ -35,6 +34,7 @@ from connector.bomgar.xmldoc import (
     PARSER_OPTIONS,
     SERVICE,
     LimitedReader,
+    Readable,
     check_docinfo,
     check_error,
     check_head,
@@ -316,7 +316,7 @@ def parse_support_sessions(
 
 
 def iter_support_sessions(
-    stream: IO[bytes], max_bytes: int = DEFAULT_MAX_BYTES
+    stream: Readable, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> Iterator[SupportSession]:
     """Stream a SupportSession report, yielding sessions and freeing each element after use."""
     head = read_head(stream, max_bytes)

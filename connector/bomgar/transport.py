@@ -158,8 +158,9 @@ class Transport:
                 # The vendor asks API clients to close the connection after each call.
                 headers["Connection"] = "close"
             token = None
-            if not self.legacy:
-                token = self.auth.bearer()
+            auth = self.auth
+            if auth is not None:  # None: legacy credentials travel in the form
+                token = auth.bearer()
                 headers["Authorization"] = f"Bearer {token}"
             resp = send(
                 self.session,
@@ -177,10 +178,12 @@ class Transport:
             body = None
             if read_body or not ok or self._is_json(resp):
                 body = self._read_limited(resp)
-            if token is not None and not renewed and self._token_refused(resp, body):
+            if auth is not None and token is not None and not renewed:
+                if not self._token_refused(resp, body):
+                    return resp, body
                 log.info("bomgar refused the access token; renewing it once")
                 resp.close()
-                self.auth.invalidate(token)
+                auth.invalidate(token)
                 continue
             return resp, body
         raise AssertionError("unreachable")  # pragma: no cover
@@ -216,10 +219,10 @@ class Transport:
                 )
             return message, detail
         try:
-            message = xmldoc.find_error(xmldoc.parse_xml(body, max_bytes=self.max_report_bytes))
+            found = xmldoc.find_error(xmldoc.parse_xml(body, max_bytes=self.max_report_bytes))
         except RemoteError:
-            message = None
-        return (message or fallback), None
+            found = None
+        return (found or fallback), None
 
     def _retrying(
         self,

@@ -20,7 +20,7 @@ Errors, and why each is what it is::
 from __future__ import annotations
 
 import re
-from typing import IO
+from typing import Protocol
 
 from lxml import etree
 
@@ -185,10 +185,18 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Elem
     return root
 
 
+class Readable(Protocol):
+    """Anything with ``read(size)`` giving bytes: a file, a response's raw stream."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Return up to ``size`` bytes; empty at the end."""
+        ...
+
+
 class LimitedReader:
     """A file-like view of a stream that re-delivers a peeked head and enforces a byte limit."""
 
-    def __init__(self, stream: IO[bytes], head: bytes, limit: int) -> None:
+    def __init__(self, stream: Readable, head: bytes, limit: int) -> None:
         self._stream = stream
         self._head = head
         self._limit = limit
@@ -206,7 +214,7 @@ class LimitedReader:
         return chunk
 
 
-def read_head(stream: IO[bytes], limit: int) -> bytes:
+def read_head(stream: Readable, limit: int) -> bytes:
     head = b""
     while len(head) < HEAD_BYTES:
         chunk = stream.read(HEAD_BYTES - len(head))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 import click
 
 from connector.cli.common import config_option, services
@@ -23,7 +25,7 @@ def group() -> None:
     show_default=True,
     help="File to write (- for standard output).",
 )
-def export_update_set(output: click.utils.LazyFile) -> None:
+def export_update_set(output: BinaryIO) -> None:
     """Write the ServiceNow update set (unload XML) that creates tables, buttons and properties."""
     output.write(build_update_set())
 

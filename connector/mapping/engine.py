@@ -233,8 +233,8 @@ class MappingSet:
 
     @staticmethod
     def _fit_fields(fields: Iterable[FieldSpec], values: dict[str, str]) -> dict[str, str]:
-        limits = {f.name: f.max_length for f in fields}
-        return {k: v if limits.get(k) is None else fit(v, limits[k]) for k, v in values.items()}
+        limits = {f.name: f.max_length for f in fields if f.max_length is not None}
+        return {k: fit(v, limits[k]) if k in limits else v for k, v in values.items()}
 
     def plan_session(
         self,

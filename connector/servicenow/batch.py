@@ -42,8 +42,8 @@ def decode_item(item: Any) -> BatchResponse:
     if not isinstance(item, dict) or "id" not in item:
         raise ProtocolError("Batch API answer has an item without id", service=SERVICE)
     try:
-        status = int(item.get("status_code"))
-    except (TypeError, ValueError) as exc:
+        status = int(item["status_code"])
+    except (KeyError, TypeError, ValueError) as exc:
         raise ProtocolError(f"batch item {item['id']} has no status_code", service=SERVICE) from exc
     headers = _header_dict(item.get("headers"))
     raw_body = item.get("body") or ""

@@ -51,7 +51,11 @@ class ServerThread:
         scheme = "https" if ssl_context else "http"
         self.url = f"{scheme}://{host}:{self.port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"server-{self.port}", daemon=True
+            # A short poll: stop() waits for the loop to notice, 0.5 s by default, per server.
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"server-{self.port}",
+            daemon=True,
         )
 
     def start(self) -> ServerThread:

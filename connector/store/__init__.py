@@ -31,7 +31,6 @@ meta), ``models`` (what they hand out). ``Store`` is all of them on one file.
 from __future__ import annotations
 
 from connector.store.inbox import Inbox
-from connector.store.jobs import Jobs
 from connector.store.models import TRIGGERS, Job, JobRow, claim_token, owner_id
 from connector.store.schema import SCHEMA_VERSION
 from connector.store.views import Views
@@ -47,5 +46,5 @@ __all__ = [
 ]
 
 
-class Store(Inbox, Jobs, Views):
+class Store(Inbox, Views):
     """The connector's durable state in one SQLite file."""

@@ -7,11 +7,11 @@ import time
 from collections.abc import Iterable
 
 from connector.bomgar.models import OutboundEvent
-from connector.store.database import Database
+from connector.store.jobs import Jobs
 from connector.store.models import TRIGGERS
 
 
-class Inbox(Database):
+class Inbox(Jobs):
     """Store each outbound event once, committed before the webhook answers 200."""
 
     def record_event(self, event: OutboundEvent, *, known: bool, now: float | None = None) -> bool:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Mapping
-from typing import Any
+
+from connector.config import Config
 
 
 def _same(given: str, expected: str) -> bool:
@@ -17,7 +17,7 @@ def _same(given: str, expected: str) -> bool:
     )
 
 
-def api_credentials_ok(header: str | None, config: Mapping[str, Any]) -> bool:
+def api_credentials_ok(header: str | None, config: Config) -> bool:
     """Tell whether an Authorization header carries a configured bearer token or Basic login."""
     scheme, _, value = (header or "").partition(" ")
     value = value.strip()

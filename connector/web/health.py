@@ -8,7 +8,7 @@ import time
 from flask import Blueprint, Response, request
 
 from connector.health import health_report, public_view
-from connector.metrics import CONTENT_TYPE
+from connector.metrics import CONTENT_TYPE, Gauges
 from connector.web import services
 from connector.web.auth import api_credentials_ok
 
@@ -41,7 +41,7 @@ def metrics() -> Response:
     svc = services()
     counts = svc.store.counts()
     oldest = svc.store.oldest_pending()
-    gauges = {
+    gauges: Gauges = {
         "connector_jobs": (
             "Sessions by import state.",
             {(("state", state),): float(n) for state, n in counts.items()},

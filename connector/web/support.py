@@ -197,4 +197,4 @@ def start(table: str, sys_id: str) -> Response:
         return _refuse(400, "Unknown choice", "Choose a representative and try again.")
     url = services().bomgar.start_session_url(params)
     log.info("support chat started for %s/%s (%s)", table, sys_id, choice)
-    return redirect(url, code=303)
+    return redirect(url, code=303)  # type: ignore[return-value]

@@ -10,12 +10,12 @@ import functools
 import hmac
 import ipaddress
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
 
 from flask import Blueprint, Response, request
 
 from connector.bomgar.events import is_known, parse_event
+from connector.config import Config
 from connector.errors import DataError
 from connector.web import services
 
@@ -36,7 +36,7 @@ def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress
     return tuple(ipaddress.ip_network(n) for n in cidrs)
 
 
-def client_address(trusted_proxies: list[str]) -> str:
+def client_address(trusted_proxies: Sequence[str]) -> str:
     """Return the sender's address, believing X-Forwarded-For only from trusted proxies."""
     addr = request.remote_addr or ""
     if not trusted_proxies:
@@ -59,7 +59,7 @@ def client_address(trusted_proxies: list[str]) -> str:
     return addr
 
 
-def allowed(addr: str, networks: list[str]) -> bool:
+def allowed(addr: str, networks: Sequence[str]) -> bool:
     """Tell whether an address lies in one of the allowed networks."""
     try:
         ip = ipaddress.ip_address(addr)
@@ -68,7 +68,7 @@ def allowed(addr: str, networks: list[str]) -> bool:
     return any(ip in n for n in _networks(tuple(networks)))
 
 
-def exposure_warnings(cfg: Mapping[str, Any]) -> list[str]:
+def exposure_warnings(cfg: Config) -> list[str]:
     """Say how the webhook settings leave /bomgar/events more open than it needs to be."""
     warnings = []
     if not cfg.bomgar.appliance_id:

@@ -11,6 +11,8 @@ import requests
 from connector import signing
 from connector.demo import Stack, running_stack
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "jump-token"  # noqa: S105 - loopback test value
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 INC1 = "a5000000000000000000000000000001"  # CI WS-LAB-0042

@@ -19,6 +19,8 @@ from connector.demo import Stack, running_stack
 from connector.mapping import MappingSet, default_mapping_paths
 from connector.servicenow.updateset import TABLES, build_update_set
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
@@ -44,7 +46,7 @@ def write_config(stack: Stack, tmp: Path, mappings: Path | None = None) -> Path:
         "logging": {"level": "WARNING", "format": "text"},
     }
     if mappings is not None:
-        config.mappings = [str(mappings)]
+        config["mappings"] = [str(mappings)]
     path = tmp / "connector.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
