@@ -299,7 +299,7 @@ class Importer:
                     method="GET",
                     url=table_url(
                         "sys_user",
-                        sysparm_query=q.all_of(q.any_of(*user_terms), "active=true"),
+                        sysparm_query=q.all_of(q.any_of(*user_terms), q.equals("active", "true")),
                         sysparm_fields=USER_FIELDS,
                         sysparm_limit=str(4 * len(rep_names) + 10),
                     ),
