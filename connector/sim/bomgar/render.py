@@ -11,7 +11,8 @@ import datetime as dt
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from connector.sim.bomgar.state import Member, SimSession, SimState
+from connector.sim.bomgar.models import Member, SimSession
+from connector.sim.bomgar.state import SimState
 
 XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
 
