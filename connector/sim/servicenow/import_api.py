@@ -99,7 +99,7 @@ def import_insert(staging_name: str) -> Response:
             sys_target_sys_id=target_id,
             sys_transform_map=str(transform.get("name", "")),
         )
-        st.store._persist(row["sys_id"])
+        st.store.persist(row["sys_id"])
     return json_response(_import_result(staging, row), 201)
 
 

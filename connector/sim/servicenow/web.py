@@ -191,7 +191,7 @@ def name_value_query(table: Table) -> str:
             continue
         f = table.fields[key]
         if f.type in ("reference", "choice") and value and not _HEX32.match(value):
-            value = state().store._normalise(f, value, g.actor, display=True) or value
+            value = state().store.normalise(f, value, g.actor, display=True) or value
         terms.append(f"{key}={value}")
     return "^".join(terms)
 
