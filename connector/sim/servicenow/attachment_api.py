@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
+from connector.sim.servicenow.cost import charge_reads
 from connector.sim.servicenow.store import Row
 from connector.sim.servicenow.web import (
     ApiError,
@@ -148,6 +149,8 @@ def _attachment(sys_id: str) -> Row:
 @_attachment_routes("/<sys_id>", methods=["GET", "DELETE"])
 def attachment_one(sys_id: str) -> Response:
     """Read or delete one attachment's metadata."""
+    if request.method != "DELETE":
+        charge_reads(1)  # the lookup costs a read, found or not
     row = _attachment(sys_id)
     if request.method == "DELETE":
         store_call(state().store.delete, state().schema.tables["sys_attachment"], sys_id)
@@ -158,6 +161,7 @@ def attachment_one(sys_id: str) -> Response:
 @_attachment_routes("/<sys_id>/file", methods=["GET"])
 def attachment_file(sys_id: str) -> Response:
     """Download an attachment's bytes."""
+    charge_reads(1)
     row = _attachment(sys_id)
     data = state().store.files.get(sys_id, b"")
     response = Response(

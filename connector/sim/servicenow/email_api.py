@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g
 
+from connector.sim.servicenow.cost import charge_reads
 from connector.sim.servicenow.web import (
     ApiError,
     field_list,
@@ -95,6 +96,7 @@ def email_send() -> Response:
 def email_read(sys_id: str) -> Response:
     """Read an email back from sys_email."""
     row = state().store.get(state().schema.tables["sys_email"], sys_id)
+    charge_reads(1)
     if row is None:
         raise ApiError(
             403, "Operation Failed", "Record doesn't exist or ACL restricts the record retrieval"

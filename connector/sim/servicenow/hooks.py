@@ -13,6 +13,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from connector.sim.faults import drop_connection
+from connector.sim.servicenow import cost
 from connector.sim.servicenow.state import RATE_RULE_ID
 from connector.sim.servicenow.store import Actor
 from connector.sim.servicenow.web import (
@@ -62,6 +63,19 @@ def authenticate() -> Actor | None:
     return st.cached_actor(user)
 
 
+def spend_server_time() -> None:
+    """Spend the server time the request's records cost (it still holds its slot), and count it."""
+    meter = request.environ.get("sn.meter")
+    if meter is None:
+        return
+    st = state()
+    charges = meter[0]
+    ms = charges.ms(st.instance_faults.read_ms, st.instance_faults.write_ms)
+    if ms > 0:
+        time.sleep(ms / 1000.0)
+    st.stats.charge(charges, ms)
+
+
 def install_hooks(app: Flask) -> None:
     """Count, limit, fault and authenticate every instance request; decorate every answer."""
 
@@ -75,6 +89,7 @@ def install_hooks(app: Flask) -> None:
         if env.get("sn.batch"):
             st.stats.count(f"batch {request.method}", path_label(path))
             g.actor = env["sn.actor"]
+            env["sn.meter"] = cost.start()  # each item is charged on its own, in turn
             return None
         st.stats.count(request.method, path_label(path))
         if not st.enter():
@@ -85,7 +100,7 @@ def install_hooks(app: Flask) -> None:
                 "API_INT exceeded",
                 {"Retry-After": "1"},
             )
-        g.slot = True
+        g.slot_since = time.monotonic()
         decision = st.faults.decide(f"{request.method} {path_label(path)}")
         if decision.action != "pass" and not decision.after:
             st.stats.fault(decision.action, "before")
@@ -110,6 +125,7 @@ def install_hooks(app: Flask) -> None:
         if actor is None:
             return unauthorized()
         g.actor = actor
+        env["sn.meter"] = cost.start()
         if st.instance_faults.hourly_limit and path.startswith("/api/"):
             limit_n, reset, allowed = st.count_hourly()
             g.rate_headers = {
@@ -133,6 +149,7 @@ def install_hooks(app: Flask) -> None:
     def _after(response: Response) -> Response:
         if request.path.startswith("/_sim/"):
             return response
+        spend_server_time()
         # Batch items run nested in the batch's app context: only the outer request is faulted.
         fault = None if request.environ.get("sn.batch") else g.pop("after_fault", None)
         if fault is not None:
@@ -167,11 +184,17 @@ def install_hooks(app: Flask) -> None:
 
     @app.teardown_request
     def _release(exc: BaseException | None) -> None:
+        meter = request.environ.pop("sn.meter", None)
+        if meter is not None:
+            cost.stop(meter[1])
         # Batch items share the batch's app context (and g): the slot is the outer request's.
         if request.environ.get("sn.batch"):
             return
-        if g.pop("slot", False):
-            state().leave()
+        since = g.pop("slot_since", None)
+        if since is not None:
+            st = state()
+            st.leave()
+            st.stats.held((time.monotonic() - since) * 1000)
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g
 
+from connector.sim.servicenow.cost import charge_reads
 from connector.sim.servicenow.schema import Table
 from connector.sim.servicenow.store import AclDenied, DataPolicyViolation, Row, UniqueViolation
 from connector.sim.servicenow.web import (
@@ -109,6 +110,7 @@ def import_read(staging_name: str, sys_id: str) -> Response:
     """Return the transform result of a staging row."""
     staging = _staging(staging_name)
     row = state().store.get(staging, sys_id)
+    charge_reads(1)
     if row is None:
         raise ApiError(
             404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval"

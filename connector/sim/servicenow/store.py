@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from connector.sim.servicenow.cost import charge_writes
 from connector.sim.servicenow.datafile import DataFile
 from connector.sim.servicenow.query import Lookup, Query, now_utc, sort_rows
 from connector.sim.servicenow.schema import READ_ONLY_FIELDS, Field, Schema, Table
@@ -380,6 +381,7 @@ class Store:
             entry = self._blank(journal_table, new_sys_id(), actor.user_name, when)
             entry.update(name=cls, element=element, element_id=record["sys_id"], value=text)
             self._put("sys_journal_field", entry)
+        charge_writes(len(entries))  # a journal entry is a record written
 
     def _business_rules(
         self, table: Table, row: Row, values: dict[str, Any], actor: Actor, insert: bool
@@ -435,6 +437,7 @@ class Store:
             if table.number_prefix and "number" in table.fields and not row.get("number"):
                 row["number"] = self._next_number(table)
             self._put(table.name, row)
+            charge_writes(1)
             if journal:
                 self._add_journal(row, table.name, journal, actor, when)
             return row
@@ -464,7 +467,8 @@ class Store:
             self._business_rules(cls_table, candidate, visible, actor, insert=False)
             self._check_mandatory(cls_table, candidate)
             self._check_unique(cls_table, candidate, "update")
-            if changed or journal:
+            if changed or journal:  # an update that changes nothing writes nothing
+                charge_writes(1)
                 candidate["sys_updated_on"] = when
                 candidate["sys_updated_by"] = actor.user_name
                 candidate["sys_mod_count"] = str(int(row.get("sys_mod_count") or 0) + 1)
@@ -488,14 +492,15 @@ class Store:
             if table.read_only or self.schema.tables[cls].read_only:
                 raise AclDenied("Delete")
             self._remove(sys_id)
-            for att_id in [
+            attachments = [
                 a["sys_id"]
                 for a in self.by_table.get("sys_attachment", {}).values()
                 if a.get("table_sys_id") == sys_id
-            ]:
-                self._remove(att_id)
-            for journal_id in self.journal_index.pop(sys_id, []):
-                self._remove(journal_id)
+            ]
+            journal = self.journal_index.pop(sys_id, [])
+            for gone in attachments + journal:
+                self._remove(gone)
+            charge_writes(1 + len(attachments) + len(journal))
 
     def _remove(self, sys_id: str) -> None:
         cls = self.classes.pop(sys_id, None)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
+from connector.sim.servicenow.cost import charge_reads
 from connector.sim.servicenow.render import resolve_fields
 from connector.sim.servicenow.web import (
     ApiError,
@@ -70,6 +71,7 @@ def table_record(table_name: str, sys_id: str, version: str | None) -> Response:
         row = store_call(st.store.update, table, sys_id, record_body(), g.actor, display=display)
         return write_reply(table, row, 200)
     row = st.store.get(table, sys_id)
+    charge_reads(1)  # the lookup costs a read, found or not
     if row is None:
         raise ApiError(
             404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval"

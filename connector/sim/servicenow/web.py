@@ -12,6 +12,7 @@ from flask import Response, current_app, g, request
 
 from connector.sim.faults import Decision
 from connector.sim.servicenow import query as q
+from connector.sim.servicenow.cost import charge_reads
 from connector.sim.servicenow.render import Renderer, resolve_fields
 from connector.sim.servicenow.schema import Table
 from connector.sim.servicenow.state import SimState
@@ -235,7 +236,9 @@ def list_rows(table: Table, default_limit: int) -> tuple[list[Row], int, int, in
     offset = int_param("sysparm_offset", 0)
     if offset < 0:
         raise ApiError(400, "Invalid query parameter", "sysparm_offset must not be negative")
-    return rows[offset : offset + limit], len(rows), limit, offset
+    page = rows[offset : offset + limit]
+    charge_reads(len(page))  # the records the query returns
+    return page, len(rows), limit, offset
 
 
 def list_headers(total: int, limit: int, offset: int) -> dict[str, str]:
