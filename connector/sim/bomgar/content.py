@@ -13,7 +13,7 @@ DEFAULT_CHAT = [
     ("customer", "Done, it's plugged in."),
     ("rep", "Thanks, the queue is cleared now. It should print again."),
 ]
-DEFAULT_FILES = [
+DEFAULT_FILES: list[dict[str, Any]] = [
     {"direction": "upload", "filename": "printer-driver-v5.2.msi", "filesize": 2457600},
     {
         "direction": "download",

@@ -70,7 +70,7 @@ class ScriptPlayer(SessionLifecycle, JumpClients):
         def tick(i: int) -> int:
             return start_time + (span * i) // (steps + 1)
 
-        queue = f"rep:{rep['id']}"
+        queue: str | None = f"rep:{rep['id']}"
         jump = None
         if method == "jump":
             jc = self.jump_clients.get(int(body.get("jump_client_id", 1)))

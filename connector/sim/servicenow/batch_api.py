@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from connector.sim.servicenow.web import (
     ApiError,
@@ -52,8 +53,8 @@ def batch() -> Response:
         fault = st.batch_item_fault(f"batch {method} {path_label(urlsplit(url).path)}")
         if fault is not None and not fault.after:
             st.stats.fault(f"batch_item_{fault.action}", "before")
-            reply = fault_reply(fault.status, method, fault.retry_after)
-            serviced.append(_serviced(item_id, reply, item, 0))
+            refused = fault_reply(fault.status, method, fault.retry_after)
+            serviced.append(_serviced(item_id, refused, item, 0))
             continue
         headers = {
             h["name"]: h["value"]
@@ -77,7 +78,7 @@ def batch() -> Response:
             )
             continue
         t0 = time.monotonic()
-        reply = client.open(
+        reply: BaseResponse = client.open(
             url,
             method=method,
             headers=headers,
