@@ -7,6 +7,7 @@ import ipaddress
 import os
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +46,6 @@ class ServerThread:
             ssl_context=ssl_context,
             request_handler=QuietRequestHandler if quiet else None,
         )
-        self._server.daemon_threads = True
         self.host = host
         self.port = self._server.server_port
         scheme = "https" if ssl_context else "http"
@@ -105,7 +105,7 @@ def serve_emulator(
         certfile, keyfile, scheme = paths["cert"], paths["key"], "https"
         click.echo(f"{name} emulator CA certificate: {paths['ca']}")
     click.echo(f"{name} emulator listening on {scheme}://{host}:{port}")
-    click.get_text_stream("stdout").flush()
+    sys.stdout.flush()
     serve_gunicorn(
         app_factory,
         host=host,
