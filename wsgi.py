@@ -1,5 +1,5 @@
 """WSGI entry point for gunicorn: ``gunicorn wsgi:app`` (config from $CONNECTOR_CONFIG)."""
 
-from connector import create_app
+from connector.app import create_app
 
 app = create_app()

@@ -1,42 +1,6 @@
-"""Bomgar / BeyondTrust Remote Support ↔ ServiceNow connector."""
+"""Bomgar / BeyondTrust Remote Support ↔ ServiceNow connector.
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+The Flask app factory is ``connector.app.create_app``; ``wsgi.py`` serves it.
+"""
 
 __version__ = "0.1.0"
-
-if TYPE_CHECKING:
-    from flask import Flask
-
-    from connector.config import Config
-
-
-def create_app(
-    config: Config | str | None = None, *, overrides: dict[str, Any] | None = None
-) -> Flask:
-    """Build the connector's Flask app from a Config, a config file path, or $CONNECTOR_CONFIG."""
-    from flask import Flask
-
-    from connector import config as config_module
-    from connector.logs import configure_logging
-    from connector.services import Services
-    from connector.web import api, health, support, webhooks
-    from connector.web.errors import register_error_handlers
-
-    if not isinstance(config, config_module.Config):
-        config = config_module.load(config, overrides=overrides)
-    configure_logging(config["logging.level"], config["logging.format"])
-    app = Flask(__name__)
-    # Werkzeug refuses larger form bodies with 413 before the view parses them.
-    app.config["MAX_CONTENT_LENGTH"] = max(int(config["webhook.max_body_bytes"]), 1024 * 1024)
-    app.config["MAX_FORM_MEMORY_SIZE"] = int(config["webhook.max_body_bytes"])
-    services = Services(config)
-    app.extensions["connector"] = services
-    services.store  # noqa: B018 - open (and migrate) the store at start, not on the first event
-    app.register_blueprint(webhooks.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(support.bp)
-    register_error_handlers(app)
-    return app

@@ -80,8 +80,8 @@ def running_stack(
     **config_overrides: Any,
 ) -> Iterator[Stack]:
     """Start both emulators, the connector's web app and (optionally) its worker in threads."""
-    from connector import create_app
-    from connector.cli import run_worker
+    from connector.app import create_app
+    from connector.importer.runner import run_worker
     from connector.sim.bomgar import close_app
     from connector.sim.bomgar import create_app as bomgar_app
     from connector.sim.runtime import ServerThread
@@ -110,7 +110,10 @@ def running_stack(
         if worker:
             stop_worker = threading.Event()
             worker_thread = threading.Thread(
-                target=run_worker, args=(svc, stop_worker), name="demo-worker", daemon=True
+                target=run_worker,
+                args=(svc.importer(), stop_worker),
+                name="demo-worker",
+                daemon=True,
             )
             worker_thread.start()
             cleanup.callback(worker_thread.join, 30)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from connector import __version__
 from connector.errors import RemoteError, TransportError
@@ -41,7 +42,9 @@ class TimeoutSession(requests.Session):
         super().__init__()
         self.default_timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         """Send a request, filling in the session's timeout when the caller gave none."""
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
@@ -88,6 +91,43 @@ def send(
         raise TransportError(f"request to {redact(url)} failed: {exc}", service=service) from exc
 
 
+# Failures that happen before a byte of the request leaves: connecting was refused or timed out.
+_NOT_SENT = (
+    ConnectTimeoutError,
+    NewConnectionError,
+    requests.ConnectTimeout,
+    ConnectionRefusedError,
+)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """Tell whether a transport failure happened before any byte of the request was sent.
+
+    Only then is resending a write certainly safe: the connection was refused, the name did not
+    resolve, or connecting timed out. Anything later (a read timeout, a reset) may have reached
+    the other side.
+    """
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        # NewConnectionError (refused, DNS) is a ConnectTimeoutError in urllib3 2.
+        if isinstance(
+            current,
+            ConnectTimeoutError
+            | NewConnectionError
+            | requests.ConnectTimeout
+            | ConnectionRefusedError,
+        ):
+            return True
+        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        stack.extend(current.args)
+    return False
+
+
 @dataclass
 class RetryPolicy:
     """Exponential backoff with full jitter, honouring Retry-After up to a cap."""
@@ -98,11 +138,17 @@ class RetryPolicy:
     retry_after_cap: float = 120.0
     sleep: Callable[[float], None] = time.sleep
 
-    def delay(self, attempt: int, error: RemoteError | None = None) -> float:
-        """Return how long to wait before retry number ``attempt`` (1-based)."""
-        if error is not None and error.retry_after is not None:
-            return min(error.retry_after, self.retry_after_cap)
-        return random.uniform(0, min(self.cap, self.base * (2 ** (attempt - 1))))
+    def delay(self, attempt: int, error: BaseException | None = None) -> float:
+        """Return how long to wait before retry number ``attempt`` (1-based).
+
+        Retry-After wins (up to its cap); otherwise the delay doubles per attempt up to ``cap``,
+        drawn from its upper half so retries spread out but still back off.
+        """
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), self.retry_after_cap)
+        ceiling = min(self.cap, self.base * (2 ** (attempt - 1)))
+        return random.uniform(ceiling / 2, ceiling)
 
     def run(
         self,

@@ -1,11 +1,30 @@
-"""Counters and summaries exposed in the Prometheus text format."""
+"""Counters and summaries through prometheus-client, counted across every process of a box.
+
+The webhook runs in several gunicorn workers and the importer in a worker process of its own;
+``/metrics`` must show their sum on every scrape. prometheus-client's multiprocess mode does that:
+each process writes its values to files in one directory (``use_directory``), and a scrape adds
+them up. Without a directory (tests, the demo) values live in the process, as usual.
+
+Queue gauges (jobs per state, the oldest pending session) are read from the store at scrape time,
+so every process reports the same.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
-HELP = {
+from prometheus_client import CollectorRegistry, Counter, Summary, generate_latest, multiprocess
+from prometheus_client import values as prometheus_values
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+COUNTERS = {
     "connector_events_received_total": "Outbound events accepted by the webhook.",
     "connector_events_duplicate_total": "Outbound events absorbed as redeliveries.",
     "connector_events_rejected_total": "Outbound events refused (auth, network or validation).",
@@ -19,58 +38,88 @@ HELP = {
     "connector_claims_lost_total": "Sessions a pass stopped writing because its claim lapsed.",
     "connector_poller_runs_total": "Missed-session poller runs.",
     "connector_poller_queued_total": "Sessions the poller found unimported and queued.",
+}
+SUMMARIES = {
     "connector_import_batch_seconds": "Time to import one group of sessions.",
     "connector_event_to_import_seconds": "Time from queueing a session to its last write.",
 }
 
+# Gauges computed at scrape time: name → (help, {labels: value}).
+Gauges = dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]]
+
+
+def use_directory(path: str | os.PathLike[str], *, wipe: bool = False) -> Path:
+    """Count in multiprocess mode under ``path`` (before any metric of this process exists).
+
+    ``wipe`` empties it first: right for ``connector run``, which starts every process of the
+    box; a process started on its own keeps what the others wrote.
+    """
+    folder = Path(path)
+    if wipe and folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ[MULTIPROC_ENV] = str(folder)
+    # prometheus-client picks its value storage when it is imported; pick again now that the
+    # directory is known (get_value_class is how the library itself decides).
+    prometheus_values.ValueClass = prometheus_values.get_value_class()
+    return folder
+
+
+def multiprocess_directory() -> str | None:
+    """Return the multiprocess directory in use, if any."""
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+class _GaugeCollector(Collector):
+    """Yield the scrape-time gauges."""
+
+    def __init__(self, gauges: Gauges) -> None:
+        self.gauges = gauges
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield one gauge family per name."""
+        for name, (help_text, samples) in sorted(self.gauges.items()):
+            labels = sorted({k for key in samples for k, _ in key})
+            family = GaugeMetricFamily(name, help_text, labels=labels)
+            for key, value in sorted(samples.items()):
+                family.add_metric([v for _, v in key], value)
+            yield family
+
 
 class Metrics:
-    """A tiny thread-safe registry of counters and summaries."""
+    """The connector's counters and summaries, kept by prometheus-client."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counters: dict[str, float] = defaultdict(float)
-        self._sums: dict[str, tuple[int, float]] = {}
+        self.registry = CollectorRegistry()
+        self._counters = {
+            name: Counter(name.removesuffix("_total"), text, registry=self.registry)
+            for name, text in COUNTERS.items()
+        }
+        self._summaries = {
+            name: Summary(name, text, registry=self.registry) for name, text in SUMMARIES.items()
+        }
 
     def inc(self, name: str, value: float = 1.0) -> None:
         """Add to a counter."""
-        with self._lock:
-            self._counters[name] += value
+        self._counters[name].inc(value)
 
     def observe(self, name: str, value: float) -> None:
         """Record one observation of a summary."""
-        with self._lock:
-            count, total = self._sums.get(name, (0, 0.0))
-            self._sums[name] = (count + 1, total + value)
+        self._summaries[name].observe(value)
 
     def value(self, name: str) -> float:
-        """Read a counter."""
-        with self._lock:
-            return self._counters.get(name, 0.0)
+        """Read a counter as this process counted it."""
+        return self.registry.get_sample_value(name) or 0.0
 
-    def render(
-        self, gauges: dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]]
-    ) -> str:
-        """Render counters, summaries and the given labelled gauges as Prometheus text."""
-        lines: list[str] = []
-        with self._lock:
-            counters = dict(self._counters)
-            sums = dict(self._sums)
-        for name in sorted(set(counters) | {n for n in HELP if n.endswith("_total")}):
-            lines += [f"# HELP {name} {HELP.get(name, name)}", f"# TYPE {name} counter"]
-            lines.append(f"{name} {counters.get(name, 0.0):g}")
-        for name, (count, total) in sorted(sums.items()):
-            lines += [f"# HELP {name} {HELP.get(name, name)}", f"# TYPE {name} summary"]
-            lines += [f"{name}_count {count}", f"{name}_sum {total:.6f}"]
-        for name, (help_text, samples) in sorted(gauges.items()):
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-            for labels, value in sorted(samples.items()):
-                label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-                lines.append(
-                    f"{name}{{{label_text}}} {value:g}" if label_text else f"{name} {value:g}"
-                )
-        return "\n".join(lines) + "\n"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    def render(self, gauges: Gauges) -> bytes:
+        """Render every process's counters and summaries plus the given gauges, as text."""
+        directory = multiprocess_directory()
+        if directory is None:
+            registry = self.registry
+            extra = CollectorRegistry()
+            extra.register(_GaugeCollector(gauges))
+            return generate_latest(registry) + generate_latest(extra)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)
+        registry.register(_GaugeCollector(gauges))
+        return generate_latest(registry)

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.config import Config
+from connector.health import RemoteChecks
 from connector.metrics import Metrics
 from connector.store import Store
 
 if TYPE_CHECKING:
     from connector.bomgar.client import BomgarClient
+    from connector.importer.worker import Importer
     from connector.mapping.engine import MappingSet
     from connector.servicenow.client import ServiceNowClient
 
 
 def key_secret(config: Config, store: Store) -> bytes:
     """Return the HMAC key of issued external keys: the configured one, else the store's own."""
-    configured = config["security.external_key_secret"]
+    configured = config.security.external_key_secret
     return configured.encode("utf-8") if configured else store.key_secret()
 
 
@@ -28,8 +31,6 @@ class Services:
     def __init__(self, config: Config, *, store: Store | None = None) -> None:
         self.config = config
         self.metrics = Metrics()
-        from connector.web.health import RemoteChecks
-
         self.remote_checks = RemoteChecks()
         self._store = store
         self._lock = threading.Lock()
@@ -38,7 +39,7 @@ class Services:
     def store(self) -> Store:
         """Return the SQLite store."""
         return self._store or Store(
-            self.config["store.path"], synchronous=self.config["store.synchronous"]
+            self.config.store.path, synchronous=self.config.store.synchronous
         )
 
     @cached_property
@@ -46,12 +47,18 @@ class Services:
         """Return the HMAC key that proves an external key was issued by this connector."""
         return key_secret(self.config, self.store)
 
+    def mapping_paths(self) -> list[Path]:
+        """Return the mapping files to load: the configured ones, else the built-in ones."""
+        from connector.mapping import default_mapping_paths
+
+        return self.config.mapping_files() or default_mapping_paths()
+
     @cached_property
     def mappings(self) -> MappingSet:
         """Return the compiled mappings (errors surface at start, not per session)."""
         from connector.mapping.engine import MappingSet
 
-        return MappingSet.load(self.config.mapping_paths())
+        return MappingSet.load(self.mapping_paths())
 
     @cached_property
     def servicenow(self) -> ServiceNowClient:
@@ -60,22 +67,22 @@ class Services:
 
         c = self.config
         oauth = None
-        if c["servicenow.oauth.client_id"]:
+        if c.servicenow.oauth.client_id:
             oauth = {
-                "client_id": c["servicenow.oauth.client_id"],
-                "client_secret": c["servicenow.oauth.client_secret"],
-                "grant_type": c["servicenow.oauth.grant_type"],
-                "username": c["servicenow.oauth.username"],
-                "password": c["servicenow.oauth.password"],
+                "client_id": c.servicenow.oauth.client_id,
+                "client_secret": c.servicenow.oauth.client_secret,
+                "grant_type": c.servicenow.oauth.grant_type,
+                "username": c.servicenow.oauth.username,
+                "password": c.servicenow.oauth.password,
             }
         return ServiceNowClient(
-            c["servicenow.instance_url"],
-            username=c["servicenow.username"] or None,
-            password=c["servicenow.password"] or None,
+            c.servicenow.instance_url,
+            username=c.servicenow.username or None,
+            password=c.servicenow.password or None,
             oauth=oauth,
-            verify=c["servicenow.verify_tls"],
-            timeout=(5.0, float(c["servicenow.timeout_seconds"])),
-            max_concurrent=int(c["servicenow.max_concurrent"]),
+            verify=c.servicenow.verify_tls,
+            timeout=(5.0, c.servicenow.timeout_seconds),
+            max_concurrent=c.servicenow.max_concurrent,
         )
 
     @cached_property
@@ -85,17 +92,17 @@ class Services:
 
         c = self.config
         return BomgarClient(
-            c["bomgar.appliance_url"],
-            c["bomgar.client_id"],
-            c["bomgar.client_secret"],
-            verify=c["bomgar.verify_tls"],
-            timeout=(5.0, float(c["bomgar.timeout_seconds"])),
-            use_ns_paths=bool(c["bomgar.use_ns_paths"]),
-            max_per_second=float(c["bomgar.max_requests_per_second"]),
-            max_report_bytes=int(c["bomgar.max_report_bytes"]),
+            c.bomgar.appliance_url,
+            c.bomgar.client_id,
+            c.bomgar.client_secret,
+            verify=c.bomgar.verify_tls,
+            timeout=(5.0, c.bomgar.timeout_seconds),
+            use_ns_paths=c.bomgar.use_ns_paths,
+            max_per_second=c.bomgar.max_requests_per_second,
+            max_report_bytes=c.bomgar.max_report_bytes,
         )
 
-    def importer(self):  # type: ignore[no-untyped-def]
+    def importer(self) -> Importer:
         """Build an Importer over these services."""
         from connector.importer.worker import Importer
 

@@ -1,10 +1,10 @@
-"""The appliance side: client (HTTP), reports (XML → models), events (form → event), models."""
+"""The appliance side: client (HTTP), reports and replies (XML → models), events (form → event)."""
 
 from __future__ import annotations
 
 from connector.bomgar.client import BomgarClient
 from connector.bomgar.events import KNOWN_EVENTS, is_known, parse_event
-from connector.bomgar.reports import (
+from connector.bomgar.xmldoc import (
     BomgarAPIError,
     BomgarAuthError,
     BomgarNotFound,

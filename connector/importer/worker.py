@@ -15,11 +15,8 @@ while the pass lives, and every write first checks that the claim still holds.
 from __future__ import annotations
 
 import logging
-import random
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,14 +24,18 @@ from connector.bomgar.client import BomgarClient
 from connector.bomgar.models import SupportSession
 from connector.config import Config
 from connector.errors import ClaimLost, ConnectorError, DataError, ProtocolError, RemoteError
+from connector.http import RetryPolicy
+from connector.importer.leases import LeaseKeeper
 from connector.importer.matching import decide
 from connector.importer.writer import Guard, Outcome, PlanWriter
 from connector.mapping.engine import MappingSet
 from connector.mapping.plan import ImportPlan
 from connector.metrics import Metrics
 from connector.servicenow import query as q
-from connector.servicenow.client import ServiceNowClient, in_doubt, table_url
+from connector.servicenow.answers import in_doubt
+from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.models import BatchRequest
+from connector.servicenow.urls import table_url
 from connector.store import Job, Store, claim_token
 
 log = logging.getLogger(__name__)
@@ -67,56 +68,6 @@ class Pending:
     survey_error: RemoteError | None = None
 
 
-class LeaseKeeper:
-    """Renew the leases of the claims in progress from one background thread."""
-
-    def __init__(self, store: Store, lease_seconds: float) -> None:
-        self.store = store
-        self.lease_seconds = lease_seconds
-        self.interval = lease_seconds / 3
-        self._held: dict[str, set[str]] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @contextmanager
-    def hold(self, token: str, lsids: Iterable[str]) -> Iterator[None]:
-        """Keep renewing this claim's leases until the block ends."""
-        with self._lock:
-            self._held[token] = set(lsids)
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
-                self._thread.start()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._held.pop(token, None)
-
-    def renew_all(self) -> None:
-        """Renew every held claim once; a session no longer held is dropped from the renewals."""
-        with self._lock:
-            claims = {token: set(lsids) for token, lsids in self._held.items()}
-        for token, lsids in claims.items():
-            try:
-                kept = self.store.renew(token, lsids, self.lease_seconds)
-            except Exception as exc:  # a locked database: the next round tries again
-                log.warning("could not renew leases: %s", exc)
-                continue
-            with self._lock:
-                if token in self._held:
-                    self._held[token] &= kept
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.renew_all()
-
-    def close(self) -> None:
-        """Stop renewing."""
-        self._stop.set()
-
-
 class Importer:
     """Turn claimed jobs into ServiceNow records."""
 
@@ -139,10 +90,16 @@ class Importer:
         self.mappings = mappings
         self.metrics = metrics or Metrics()
         self.writer = PlanWriter(servicenow)
-        self.batch_size = int(config["worker.batch_size"])
-        self.lease = float(config["worker.lease_seconds"])
-        self.settle = float(config["servicenow.write_settle_seconds"])
+        self.batch_size = config.worker.batch_size
+        self.lease = config.worker.lease_seconds
+        self.settle = config.servicenow.write_settle_seconds
         self.leases = LeaseKeeper(store, self.lease)
+        # The same backoff as every outbound call, at the job's own pace and cap.
+        self.retry = RetryPolicy(
+            base=config.worker.retry_base_seconds,
+            cap=config.worker.retry_max_seconds,
+            retry_after_cap=config.worker.retry_max_seconds,
+        )
 
     # -- one pass ---------------------------------------------------------------------------
 
@@ -328,7 +285,7 @@ class Importer:
                     ),
                 )
             )
-        match = self.config["bomgar.rep_match"]
+        match = self.config.bomgar.rep_match
         emails = [n for n in rep_names if _passes(q.email, n)]
         user_terms = []
         if match in ("username", "username_then_email") and rep_names:
@@ -342,7 +299,7 @@ class Importer:
                     method="GET",
                     url=table_url(
                         "sys_user",
-                        sysparm_query=q.all_of(q.any_of(*user_terms), "active=true"),
+                        sysparm_query=q.all_of(q.any_of(*user_terms), q.equals("active", "true")),
                         sysparm_fields=USER_FIELDS,
                         sysparm_limit=str(4 * len(rep_names) + 10),
                     ),
@@ -373,7 +330,7 @@ class Importer:
                 p.rep_user = user
             key = keys[p.job.lsid]
             if not key:
-                if self.config["worker.auto_create_incident"]:
+                if self.config.worker.auto_create_incident:
                     try:
                         p.ticket = self._auto_incident(p.job, p.session)
                     except ClaimLost:
@@ -401,10 +358,10 @@ class Importer:
             decision = decide(
                 p.session,
                 p.job.external_key,
-                policy=self.config["security.attach_policy"],
+                policy=self.config.security.attach_policy,
                 secret=secret,
                 attached=attached.get(p.job.lsid, ""),
-                max_age=float(self.config["security.issued_key_max_age_seconds"]),
+                max_age=self.config.security.issued_key_max_age_seconds,
             )
             if decision.matched:
                 keys[p.job.lsid] = decision.ticket_key
@@ -439,7 +396,7 @@ class Importer:
         return {k: created.get(k, "") for k in TICKET_FIELDS.split(",")}
 
     def _appliance_id(self, job: Job) -> str:
-        configured = self.config["bomgar.appliance_id"]
+        configured = self.config.bomgar.appliance_id
         return configured or self.store.appliance_id(job.lsid)
 
     # -- settling ---------------------------------------------------------------------------
@@ -482,14 +439,14 @@ class Importer:
     def _fail(self, job: Job, error: Exception, *, in_doubt: bool = False) -> None:
         permanent = getattr(error, "permanent", True)
         attempts = job.attempts + 1
-        max_attempts = int(self.config["worker.max_attempts"])
+        max_attempts = self.config.worker.max_attempts
         reason = f"{type(error).__name__}: {error}"
         if permanent or attempts >= max_attempts:
             if self.store.dead_letter(job, job.owner, reason):
                 self.metrics.inc("connector_sessions_dead_total")
                 log.error("session dead-lettered: %s", reason, extra={"lsid": job.lsid})
             return
-        delay = self.backoff(attempts, getattr(error, "retry_after", None))
+        delay = self.retry.delay(attempts, error)
         if in_doubt:
             delay = max(delay, self.settle)
         if self.store.retry_later(job, job.owner, reason, delay):
@@ -497,15 +454,6 @@ class Importer:
             log.warning(
                 "import failed, retrying in %.1fs: %s", delay, reason, extra={"lsid": job.lsid}
             )
-
-    def backoff(self, attempts: int, retry_after: float | None = None) -> float:
-        """Return the delay before the next attempt: exponential with jitter, or Retry-After."""
-        cap = float(self.config["worker.retry_max_seconds"])
-        if retry_after is not None:
-            return min(cap, retry_after)
-        base = float(self.config["worker.retry_base_seconds"])
-        ceiling = min(cap, base * (2 ** (attempts - 1)))
-        return random.uniform(ceiling / 2, ceiling)
 
 
 def _passes(check: q.Check, value: str) -> bool:
@@ -522,42 +470,3 @@ def _result_rows(resp: Any) -> list[dict[str, str]]:
         return []
     result = resp.body.get("result", [])
     return result if isinstance(result, list) else [result]
-
-
-class WorkerLoop:
-    """Run the importer in a few threads until stopped."""
-
-    def __init__(self, importer: Importer, *, threads: int = 2, poll_seconds: float = 0.5) -> None:
-        self.importer = importer
-        self.threads = threads
-        self.poll_seconds = poll_seconds
-        self.stop_event = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    def start(self) -> None:
-        """Release dead workers' claims and start the import threads."""
-        settle = float(self.importer.config["servicenow.write_settle_seconds"])
-        released = self.importer.store.release_dead_owners(settle)
-        if released:
-            log.warning("re-queued %d sessions claimed by a worker that died", released)
-        for n in range(self.threads):
-            t = threading.Thread(target=self._run, name=f"importer-{n}", daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def _run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                claimed = self.importer.run_once()
-            except Exception:  # keep the worker alive; the job's lease brings it back
-                log.exception("import pass failed")
-                claimed = 0
-            if not claimed:
-                self.stop_event.wait(self.poll_seconds)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Ask the threads to finish their current pass and wait for them."""
-        self.stop_event.set()
-        for t in self._threads:
-            t.join(timeout)
-        self.importer.leases.close()

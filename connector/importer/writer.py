@@ -29,8 +29,10 @@ from urllib.parse import urlencode
 from connector.errors import ClaimLost, ProtocolError, RemoteError, StatusError
 from connector.mapping.plan import ImportPlan, RecordWrite
 from connector.servicenow import query as q
-from connector.servicenow.client import ServiceNowClient, in_doubt, table_url
+from connector.servicenow.answers import in_doubt
+from connector.servicenow.client import ServiceNowClient
 from connector.servicenow.models import BatchRequest, BatchResponse
+from connector.servicenow.urls import table_url
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import connector
 from connector.mapping.engine import MARKER_FORMAT, MappingSet, sample_session
 from connector.mapping.plan import AttachmentWrite, ImportPlan, JournalWrite, RecordWrite
 
@@ -20,6 +19,13 @@ __all__ = [
 ]
 
 
+# The default mappings live in the repository's top-level mappings/ folder, where admins read
+# them; a wheel carries them as connector/mapping/defaults/ (setup.py maps that package there).
+_PACKAGED = Path(__file__).parent / "defaults"
+_SOURCE = Path(__file__).resolve().parents[2] / "mappings"
+
+
 def default_mapping_paths() -> list[Path]:
     """Return the built-in mapping files, sorted by name."""
-    return sorted((Path(connector.__file__).parent / "default_mappings").glob("*.yaml"))
+    folder = _PACKAGED if _PACKAGED.is_dir() else _SOURCE
+    return sorted(folder.glob("*.yaml"))

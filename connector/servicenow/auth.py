@@ -133,7 +133,7 @@ class OAuthTokenAuth(AuthBase):
         again = r.request.copy()
         again._bearer_renewed = True  # type: ignore[attr-defined]
         again.headers["Authorization"] = f"Bearer {token}"
-        new = r.connection.send(again, **kwargs)  # type: ignore[attr-defined]
+        new = r.connection.send(again, **kwargs)
         new.history.append(r)
         new.request = again
         return new

@@ -37,55 +37,48 @@ failures and timeouts become ``TransportError``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import http.cookiejar
 import itertools
 import json
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlsplit
 
-import ijson
 import pysnow
 import requests
-from pysnow import exceptions as snow_errors
 from requests.auth import HTTPBasicAuth
-from requests.structures import CaseInsensitiveDict
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from connector.errors import (
     DataError,
     NotFound,
     ProtocolError,
-    RateLimited,
-    RemoteError,
     ServerError,
-    StatusError,
-    TransportError,
 )
 from connector.http import USER_AGENT, RetryPolicy, build_session, redact, send
 from connector.servicenow import query as q
+from connector.servicenow.answers import (
+    SERVICE,
+    as_record,
+    one_record,
+    result_of,
+    status_error,
+    translate,
+    write_may_retry,
+)
 from connector.servicenow.auth import OAuthTokenAuth
+from connector.servicenow.batch import BATCH_RESENDS, JSON_HEADERS, decode_item, encode_item
 from connector.servicenow.models import BatchRequest, BatchResponse, Record
+from connector.servicenow.urls import check_name, check_sys_id
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SERVICE = "servicenow"
 # The instance refuses request bodies over 10 MB (400 "Rejected large REST payload").
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-# PySNC resends unserviced batch items up to 3 times; so do we.
-BATCH_RESENDS = 3
-JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
-
-_NAME = re.compile(r"^[A-Za-z0-9_]+$")
-_SYS_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class _NoCookies(http.cookiejar.CookiePolicy):
@@ -110,26 +103,6 @@ class _NoCookies(http.cookiejar.CookiePolicy):
     def path_return_ok(self, path: str, request: Any) -> bool:
         """Refuse to send cookies for any path."""
         return False
-
-
-def table_url(
-    table: str, sys_id: str | None = None, *, fields: Sequence[str] | None = None, **params: Any
-) -> str:
-    """Build the relative Table API URL (with query string) used in batch items.
-
-    References come back as bare sys_ids (``sysparm_exclude_reference_link=true``); ``fields``
-    becomes ``sysparm_fields``; other keyword arguments are added verbatim
-    (``sysparm_query="active=true"``).
-    """
-    path = f"/api/now/table/{_check_name(table)}"
-    if sys_id is not None:
-        path += f"/{_check_sys_id(sys_id)}"
-    query: dict[str, Any] = {"sysparm_exclude_reference_link": "true"}
-    if fields:
-        query["sysparm_fields"] = ",".join(fields)
-    for key, value in params.items():
-        query[key] = str(value).lower() if isinstance(value, bool) else value
-    return path + "?" + urlencode(query, safe=",", quote_via=quote)
 
 
 class ServiceNowClient:
@@ -209,13 +182,13 @@ class ServiceNowClient:
         self, table: str, sys_id: str, *, fields: Sequence[str] | None = None
     ) -> Record | None:
         """Return one record, or None when it does not exist (404)."""
-        path = f"/{_check_sys_id(sys_id)}"
+        path = f"/{check_sys_id(sys_id)}"
 
         def call() -> Record:
-            res = self._resource(f"/table/{_check_name(table)}")
+            res = self._resource(f"/table/{check_name(table)}")
             if fields:
                 res.parameters.fields = list(fields)
-            return _one(res.request("GET", path_append=path))
+            return one_record(res.request("GET", path_append=path))
 
         try:
             return self._call(f"GET {table}/{sys_id}", call, write=False)
@@ -238,7 +211,7 @@ class ServiceNowClient:
         ``ORDERBY`` in the query) rows are ordered by sys_id so offset paging is stable.
         """
         return self._paged(
-            f"/table/{_check_name(table)}",
+            f"/table/{check_name(table)}",
             _with_order(query, order_by),
             fields=fields,
             limit=limit,
@@ -250,27 +223,27 @@ class ServiceNowClient:
         payload = dict(fields)
 
         def call() -> Record:
-            return _one(self._resource(f"/table/{_check_name(table)}").create(payload))
+            return one_record(self._resource(f"/table/{check_name(table)}").create(payload))
 
         return self._call(f"POST {table}", call, write=True)
 
     def update_record(self, table: str, sys_id: str, fields: Mapping[str, Any]) -> Record:
         """Change some fields of a record (PATCH) and return the whole record."""
-        path = f"/{_check_sys_id(sys_id)}"
+        path = f"/{check_sys_id(sys_id)}"
         payload = dict(fields)
 
         def call() -> Record:
-            res = self._resource(f"/table/{_check_name(table)}")
-            return _one(res.request("PATCH", path_append=path, json=payload))
+            res = self._resource(f"/table/{check_name(table)}")
+            return one_record(res.request("PATCH", path_append=path, json=payload))
 
         return self._call(f"PATCH {table}/{sys_id}", call, write=True)
 
     def delete_record(self, table: str, sys_id: str) -> bool:
         """Delete a record; return False when it did not exist (404), which a retry can cause."""
-        path = f"/{_check_sys_id(sys_id)}"
+        path = f"/{check_sys_id(sys_id)}"
 
         def call() -> None:
-            res = self._resource(f"/table/{_check_name(table)}")
+            res = self._resource(f"/table/{check_name(table)}")
             res.request("DELETE", path_append=path).one()
 
         try:
@@ -294,8 +267,8 @@ class ServiceNowClient:
             raise DataError("attachment needs a file name")
         url = f"{self.base_url}/api/now/attachment/file"
         params = {
-            "table_name": _check_name(table),
-            "table_sys_id": _check_sys_id(sys_id),
+            "table_name": check_name(table),
+            "table_sys_id": check_sys_id(sys_id),
             "file_name": file_name,
         }
         headers = {"Content-Type": content_type or "application/octet-stream"}
@@ -312,15 +285,15 @@ class ServiceNowClient:
                 headers=headers,
                 timeout=self.timeout,
             )
-            return _record(_result(response))
+            return as_record(result_of(response))
 
         return self._call(f"attach {file_name!r} to {table}/{sys_id}", call, write=True)
 
     def list_attachments(self, table: str, sys_id: str) -> list[Record]:
         """Return the metadata of every attachment of a record."""
         query = q.all_of(
-            q.equals("table_name", _check_name(table), q.name),
-            q.equals("table_sys_id", _check_sys_id(sys_id)),
+            q.equals("table_name", check_name(table), q.name),
+            q.equals("table_sys_id", check_sys_id(sys_id)),
         )
         return self._paged("/attachment", query, fields=None, limit=None, page_size=1000)
 
@@ -345,12 +318,12 @@ class ServiceNowClient:
         if html is not None:
             payload["html"] = html
         if table_name:
-            payload["table_name"] = _check_name(table_name)
-            payload["table_record_id"] = _check_sys_id(table_record_id or "")
+            payload["table_name"] = check_name(table_name)
+            payload["table_record_id"] = check_sys_id(table_record_id or "")
 
         def call() -> str:
             # The instance may answer 200 or 201; any 2xx with result.id will do.
-            result = _one(self._resource("/v1/email").create(payload))
+            result = one_record(self._resource("/v1/email").create(payload))
             email_id = result.get("id") if isinstance(result, dict) else None
             if not isinstance(email_id, str) or not email_id:
                 raise ProtocolError("Email API answer has no result.id", service=SERVICE)
@@ -379,7 +352,7 @@ class ServiceNowClient:
         if len(set(ids)) != len(ids):
             raise DataError("batch request ids must be unique")
         reads_only = all(item.method.upper() == "GET" for item in items)
-        pending = {str(item.id): _encode_item(item) for item in items}
+        pending = {str(item.id): encode_item(item) for item in items}
         done: dict[str, BatchResponse] = {}
         for round_ in range(1 + BATCH_RESENDS):
             if round_:
@@ -425,13 +398,13 @@ class ServiceNowClient:
             timeout=self.timeout,
         )
         if not 200 <= response.status_code < 300:
-            raise _status_error(response)
+            raise status_error(response)
         data = response.json()
         if not isinstance(data, dict) or not isinstance(data.get("serviced_requests", []), list):
             raise ProtocolError("Batch API answer has no serviced_requests list", service=SERVICE)
         if str(data.get("batch_request_id", body["batch_request_id"])) != body["batch_request_id"]:
             log.warning("ServiceNow batch answer names another batch_request_id; using it anyway")
-        return [_decode_item(item) for item in data.get("serviced_requests") or []]
+        return [decode_item(item) for item in data.get("serviced_requests") or []]
 
     # ---- health ------------------------------------------------------------------------------
 
@@ -487,7 +460,7 @@ class ServiceNowClient:
                     if exc.response is not None and exc.response.status_code == 404:
                         return []
                     raise
-                return [_record(row) for row in page]
+                return [as_record(row) for row in page]
 
             page = self._call(f"GET {api_path} offset {offset}", call, write=False)
             rows.extend(page)
@@ -502,244 +475,17 @@ class ServiceNowClient:
 
         def in_slot() -> T:
             with self._slots:
-                return _translate(fn)
+                return translate(fn)
 
         return self.retry.run(
             in_slot,
             what=f"ServiceNow {redact(what)}",
-            retry_if=_write_may_retry if write else None,
+            retry_if=write_may_retry if write else None,
             attempts=attempts,
         )
-
-
-def _translate(fn: Callable[[], T]) -> T:
-    """Call ``fn`` and turn requests' and pysnow's exceptions into the connector's."""
-    try:
-        return fn()
-    except RemoteError:
-        raise
-    except requests.HTTPError as exc:
-        if exc.response is None:
-            raise TransportError(f"request failed: {exc}", service=SERVICE) from exc
-        raise _status_error(exc.response) from exc
-    except requests.exceptions.JSONDecodeError as exc:
-        raise ProtocolError("answer is not JSON", service=SERVICE) from exc
-    except requests.Timeout as exc:
-        raise TransportError(f"timed out: {type(exc).__name__}", service=SERVICE) from exc
-    except requests.ConnectionError as exc:
-        raise TransportError(f"connection failed: {type(exc).__name__}", service=SERVICE) from exc
-    except requests.RequestException as exc:
-        raise TransportError(f"request failed: {type(exc).__name__}", service=SERVICE) from exc
-    except snow_errors.EmptyContent as exc:
-        # An empty 202: the instance queued the request behind others on a session.
-        raise ServerError("empty 202 answer", service=SERVICE, status=202) from exc
-    except snow_errors.ResponseError as exc:
-        raise ServerError(exc.message, service=SERVICE, detail=exc.detail) from exc
-    except (
-        snow_errors.MissingResult,
-        snow_errors.UnexpectedResponseFormat,
-        snow_errors.NoResults,
-        snow_errors.MultipleResults,
-        ijson.common.JSONError,
-        ValueError,
-    ) as exc:
-        raise ProtocolError(f"unexpected answer: {exc}", service=SERVICE) from exc
-    except snow_errors.InvalidUsage as exc:
-        raise DataError(f"invalid ServiceNow request: {exc}") from exc
-
-
-def _status_error(response: requests.Response) -> StatusError:
-    """Build the StatusError for a failed answer, with ServiceNow's message and detail."""
-    message, detail = _error_fields(_json_or_none(response))
-    return StatusError.from_response(response, service=SERVICE, message=message, detail=detail)
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        # An HTML error page, a truncated body, or nothing at all.
-        return None
-
-
-def _error_fields(body: Any) -> tuple[str | None, str | None]:
-    """Return (message, detail) from a ServiceNow error document, if the body is one."""
-    if not isinstance(body, dict):
-        return None, None
-    error = body.get("error")
-    if isinstance(error, dict):
-        message, detail = error.get("message"), error.get("detail")
-        return (
-            str(message) if message else None,
-            str(detail) if detail else None,
-        )
-    if isinstance(error, str):
-        return body.get("error_description") or error, None
-    return None, None
-
-
-def _result(response: requests.Response) -> Any:
-    """Return ``result`` from a raw 2xx answer, raising for anything else."""
-    if not 200 <= response.status_code < 300:
-        raise _status_error(response)
-    body = response.json()
-    if not isinstance(body, dict) or "result" not in body:
-        message, detail = _error_fields(body)
-        if message:
-            raise ServerError(message, service=SERVICE, status=response.status_code, detail=detail)
-        raise ProtocolError("answer has no result", service=SERVICE)
-    return body["result"]
-
-
-def _one(response: Any) -> Record:
-    """Return the single record of a pysnow response; an error document in a 2xx raises."""
-    try:
-        return _record(response.one())
-    except snow_errors.MissingResult:
-        # pysnow keeps the requests.Response here; a quota cancel can arrive as a 2xx error body.
-        raw = getattr(response, "_response", None)
-        if isinstance(raw, requests.Response):
-            message, detail = _error_fields(_json_or_none(raw))
-            if message:
-                raise ServerError(
-                    message, service=SERVICE, status=raw.status_code, detail=detail
-                ) from None
-        raise
-
-
-def _record(value: Any) -> Record:
-    if not isinstance(value, dict):
-        raise ProtocolError(f"expected a record, got {type(value).__name__}", service=SERVICE)
-    return value
-
-
-def _write_may_retry(exc: RemoteError) -> bool:
-    """Tell whether a failed write certainly did not take effect."""
-    if isinstance(exc, RateLimited):
-        return True
-    return isinstance(exc, TransportError) and _never_sent(exc)
-
-
-def in_doubt(exc: BaseException) -> bool:
-    """Tell whether a failed write may still have taken effect (so re-check before re-writing).
-
-    A 5xx or an empty 202 may come after the instance committed; a timeout or a dropped
-    connection after the request was sent may leave it running. A 429, another 4xx or a
-    connection that never opened did nothing.
-    """
-    if isinstance(exc, ServerError):
-        return True
-    return isinstance(exc, TransportError) and not _never_sent(exc)
-
-
-def _never_sent(exc: BaseException) -> bool:
-    """Tell whether a transport failure happened before any byte of the request was sent."""
-    seen: set[int] = set()
-    stack: list[Any] = [exc]
-    while stack:
-        current = stack.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        # NewConnectionError (refused, DNS) is a ConnectTimeoutError in urllib3 2.
-        if isinstance(current, ConnectTimeoutError | NewConnectionError):
-            return True
-        if isinstance(current, requests.ConnectTimeout):
-            return True
-        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        stack.extend(current.args)
-    return False
 
 
 def _with_order(query: str, order_by: str | Sequence[str] | None) -> str:
     if order_by is None:
         return q.all_of(query, "" if "ORDERBY" in query else q.order_by("sys_id"))
     return q.all_of(query, q.order_by(*([order_by] if isinstance(order_by, str) else order_by)))
-
-
-def _check_name(table: str) -> str:
-    if not isinstance(table, str) or not _NAME.match(table):
-        raise DataError(f"invalid ServiceNow table name {table!r}")
-    return table
-
-
-def _check_sys_id(sys_id: str) -> str:
-    if not isinstance(sys_id, str) or not _SYS_ID.match(sys_id):
-        raise DataError(f"invalid ServiceNow sys_id {sys_id!r}")
-    return sys_id
-
-
-def _encode_item(item: BatchRequest) -> dict[str, Any]:
-    if not item.url.startswith("/api/"):
-        raise DataError(f"batch item {item.id}: url must be relative to the instance (/api/...)")
-    headers = CaseInsensitiveDict(JSON_HEADERS)
-    headers.update(item.headers)
-    encoded: dict[str, Any] = {
-        "id": str(item.id),
-        "method": item.method.upper(),
-        "url": item.url,
-        "headers": [{"name": name, "value": value} for name, value in headers.items()],
-        "exclude_response_headers": False,
-    }
-    if item.body is not None:
-        raw = item.body if isinstance(item.body, bytes) else json.dumps(item.body).encode("utf-8")
-        encoded["body"] = base64.b64encode(raw).decode("ascii")
-    return encoded
-
-
-def _decode_item(item: Any) -> BatchResponse:
-    if not isinstance(item, dict) or "id" not in item:
-        raise ProtocolError("Batch API answer has an item without id", service=SERVICE)
-    try:
-        status = int(item.get("status_code"))
-    except (TypeError, ValueError) as exc:
-        raise ProtocolError(f"batch item {item['id']} has no status_code", service=SERVICE) from exc
-    headers = _header_dict(item.get("headers"))
-    raw_body = item.get("body") or ""
-    try:
-        raw = base64.b64decode(raw_body) if isinstance(raw_body, str) else b""
-    except (binascii.Error, ValueError):
-        # Not base64 after all; keep what came so the caller can look at it.
-        raw = raw_body.encode("utf-8")
-    body: Any = raw
-    if raw:
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = raw
-    status_text = str(item.get("status_text") or "")
-    response = BatchResponse(
-        id=str(item["id"]),
-        status_code=status,
-        body=body,
-        headers=headers,
-        status_text=status_text,
-    )
-    if status >= 400:
-        response.error = _item_error(status, status_text, headers, body, item.get("error_message"))
-    return response
-
-
-def _header_dict(value: Any) -> dict[str, str]:
-    if isinstance(value, dict):
-        return {str(k): str(v) for k, v in value.items()}
-    headers: dict[str, str] = {}
-    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
-        for entry in value:
-            if isinstance(entry, dict) and "name" in entry:
-                headers[str(entry["name"])] = str(entry.get("value", ""))
-    return headers
-
-
-def _item_error(
-    status: int, status_text: str, headers: dict[str, str], body: Any, error_message: Any
-) -> StatusError:
-    # from_response picks the subclass and reads Retry-After from a requests.Response.
-    stand_in = requests.Response()
-    stand_in.status_code = status
-    stand_in.reason = status_text
-    stand_in.headers = CaseInsensitiveDict(headers)
-    message, detail = _error_fields(body)
-    if not message and error_message:
-        message = str(error_message)
-    return StatusError.from_response(stand_in, service=SERVICE, message=message, detail=detail)

@@ -7,6 +7,7 @@ import ipaddress
 import os
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from connector.serving import serve_gunicorn
 
 
 class QuietRequestHandler(WSGIRequestHandler):
@@ -43,13 +46,16 @@ class ServerThread:
             ssl_context=ssl_context,
             request_handler=QuietRequestHandler if quiet else None,
         )
-        self._server.daemon_threads = True
         self.host = host
         self.port = self._server.server_port
         scheme = "https" if ssl_context else "http"
         self.url = f"{scheme}://{host}:{self.port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"server-{self.port}", daemon=True
+            # A short poll: stop() waits for the loop to notice, 0.5 s by default, per server.
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"server-{self.port}",
+            daemon=True,
         )
 
     def start(self) -> ServerThread:
@@ -68,52 +74,6 @@ class ServerThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def serve_gunicorn(
-    app_factory: Callable[[], Flask],
-    *,
-    host: str,
-    port: int,
-    workers: int = 1,
-    threads: int = 8,
-    certfile: str | None = None,
-    keyfile: str | None = None,
-    post_worker_init: Callable[[Any], None] | None = None,
-    access_log: bool = False,
-    bind: str | None = None,
-) -> None:
-    """Serve the app under gunicorn (gthread workers) until interrupted."""
-    from gunicorn.app.base import BaseApplication
-
-    options: dict[str, Any] = {
-        "bind": bind or f"{host}:{port}",
-        "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
-        "timeout": 120,
-        "graceful_timeout": 5,
-        "keepalive": 5,
-        "accesslog": "-" if access_log else None,
-        "errorlog": "-",
-        "loglevel": "warning",
-    }
-    if certfile:
-        options["certfile"] = certfile
-        options["keyfile"] = keyfile
-    if post_worker_init:
-        options["post_worker_init"] = post_worker_init
-
-    class _App(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in options.items():
-                if value is not None:
-                    self.cfg.set(key, value)
-
-        def load(self) -> Flask:
-            return app_factory()
-
-    _App().run()
 
 
 def serve_emulator(
@@ -145,7 +105,7 @@ def serve_emulator(
         certfile, keyfile, scheme = paths["cert"], paths["key"], "https"
         click.echo(f"{name} emulator CA certificate: {paths['ca']}")
     click.echo(f"{name} emulator listening on {scheme}://{host}:{port}")
-    click.get_text_stream("stdout").flush()
+    sys.stdout.flush()
     serve_gunicorn(
         app_factory,
         host=host,

@@ -10,9 +10,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from connector import signing
-from connector.bomgar.client import INSTALLER_PLATFORMS as KNOWN_PLATFORMS
+from connector.bomgar import BomgarRejected
+from connector.bomgar.configuration import INSTALLER_PLATFORMS as KNOWN_PLATFORMS
 from connector.bomgar.models import JumpClient
-from connector.bomgar.reports import BomgarRejected
 from connector.errors import RemoteError, error_body
 from connector.servicenow import query as q
 from connector.web import services
@@ -84,7 +84,7 @@ def _shown(value: Any) -> Any:
 
 def _table(data: dict[str, Any], key: str = "table", default: str = "incident") -> str:
     value = data.get(key, default)
-    tables = services().config["api.task_tables"]
+    tables = services().config.api.task_tables
     if not isinstance(value, str) or not _NAME.fullmatch(value) or value not in tables:
         raise ApiProblem(
             400, f"{key}: expected one of the task tables {', '.join(tables)}", _shown(value)
@@ -194,13 +194,13 @@ def session_keys() -> Response:
         requester = _user(requested_by)
         if requester is None:
             raise ApiProblem(422, f"requested_by: no ServiceNow user {requested_by!r}")
-        candidates = rep_queue_candidates(requester, svc.config["bomgar.rep_match"])
+        candidates = rep_queue_candidates(requester, svc.config.bomgar.rep_match)
     fallback = named_queue or ("general" if not requested_by else None)
 
     custom = {"short_description": ticket.get("short_description") or ""}
     if caller and caller.get("name"):
         custom["caller"] = caller["name"]
-    ttl = int(svc.config["support.session_key_ttl_seconds"])
+    ttl = svc.config.support.session_key_ttl_seconds
     external_key = signing.issue_external_key(svc.key_secret, sys_id, "k")
     key = None
     queue = ""
@@ -221,7 +221,7 @@ def session_keys() -> Response:
                 422,
                 f"{requester.get('user_name') if requester else requested_by} has no Bomgar "
                 "representative; name a queue or map the user",
-                {"tried": candidates, "rep_match": svc.config["bomgar.rep_match"]},
+                {"tried": candidates, "rep_match": svc.config.bomgar.rep_match},
             )
         try:
             key = svc.bomgar.generate_session_key(

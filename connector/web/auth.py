@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from collections.abc import Mapping
-from typing import Any
+
+from connector.config import Config
 
 
 def _same(given: str, expected: str) -> bool:
@@ -17,7 +17,7 @@ def _same(given: str, expected: str) -> bool:
     )
 
 
-def api_credentials_ok(header: str | None, config: Mapping[str, Any]) -> bool:
+def api_credentials_ok(header: str | None, config: Config) -> bool:
     """Tell whether an Authorization header carries a configured bearer token or Basic login."""
     scheme, _, value = (header or "").partition(" ")
     value = value.strip()
@@ -25,9 +25,9 @@ def api_credentials_ok(header: str | None, config: Mapping[str, Any]) -> bool:
         return False
     if scheme.lower() == "bearer":
         # Check every token, so the time taken does not say which one nearly matched.
-        matches = [_same(value, str(t)) for t in config["api.tokens"] if t]
+        matches = [_same(value, str(t)) for t in config.api.tokens if t]
         return any(matches)
-    if scheme.lower() == "basic" and config["api.username"] and config["api.password"]:
+    if scheme.lower() == "basic" and config.api.username and config.api.password:
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -35,5 +35,5 @@ def api_credentials_ok(header: str | None, config: Mapping[str, Any]) -> bool:
         user, sep, password = decoded.partition(":")
         if not sep:
             return False
-        return _same(user, config["api.username"]) & _same(password, config["api.password"])
+        return _same(user, config.api.username) & _same(password, config.api.password)
     return False

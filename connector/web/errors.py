@@ -64,7 +64,7 @@ def guard_request_bodies(wsgi_app: WSGIApplication) -> WSGIApplication:
 
 def register_error_handlers(app: Flask) -> None:
     """Answer API errors in the JSON envelope and everything else as plain text."""
-    app.wsgi_app = guard_request_bodies(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = guard_request_bodies(app.wsgi_app)  # type: ignore[method-assign,assignment]
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

@@ -3,189 +3,26 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from typing import Any
 
 from flask import Blueprint, Response, request
 
-from connector import __version__
-from connector.services import Services
+from connector.health import health_report, public_view
+from connector.metrics import CONTENT_TYPE, Gauges
 from connector.web import services
 from connector.web.auth import api_credentials_ok
 
 bp = Blueprint("health", __name__)
-
-_ORDER = {"pass": 0, "warn": 1, "fail": 2}
-
-
-class RemoteChecks:
-    """Ping ServiceNow and the appliance in the background, at most every ``max_age`` seconds.
-
-    ``/health`` only reads the latest results: a hanging remote system never holds a request
-    thread (which the webhook shares), and concurrent health callers start at most one ping
-    per system. A ping still unanswered after ``timeout`` seconds is reported as a warning.
-    """
-
-    NAMES = ("servicenow", "bomgar")
-
-    def __init__(self, max_age: float = 15.0, timeout: float = 10.0) -> None:
-        self.max_age = max_age
-        self.timeout = timeout
-        self._lock = threading.Lock()
-        self._results: dict[str, dict[str, Any]] = {}
-        self._checked_at: dict[str, float] = {}
-        self._running: dict[str, float] = {}  # name → when its unanswered ping started
-
-    def get(self, svc: Services) -> dict[str, dict[str, Any]]:
-        """Return the latest results, starting fresh pings in the background when due."""
-        now = time.monotonic()
-        out: dict[str, dict[str, Any]] = {}
-        with self._lock:
-            for name in self.NAMES:
-                started = self._running.get(name)
-                if started is None and now - self._checked_at.get(name, -1e18) >= self.max_age:
-                    self._running[name] = started = now
-                    threading.Thread(
-                        target=self._ping, args=(name, svc), name=f"health-{name}", daemon=True
-                    ).start()
-                result = self._results.get(name)
-                if started is not None and now - started > self.timeout:
-                    out[name] = {
-                        "status": "warn",
-                        "output": f"no answer within {self.timeout:g} s",
-                        "time": _now(),
-                    }
-                elif result is None:
-                    out[name] = {"status": "warn", "output": "not checked yet", "time": _now()}
-                else:
-                    out[name] = result
-        return out
-
-    def _ping(self, name: str, svc: Services) -> None:
-        started = time.monotonic()
-        try:
-            getattr(svc, name).ping()
-        except Exception as exc:  # any failure is a warning: events keep being accepted
-            result = {"status": "warn", "output": f"{type(exc).__name__}: {exc}"[:300]}
-        else:
-            result = {"status": "pass"}
-        result.update(
-            observedValue=round((time.monotonic() - started) * 1000, 1),
-            observedUnit="ms",
-            time=_now(),
-        )
-        with self._lock:
-            self._results[name] = result
-            self._checked_at[name] = time.monotonic()
-            self._running.pop(name, None)
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def health_report(svc: Services, remote: RemoteChecks) -> dict[str, Any]:
-    """Build the health document."""
-    checks: dict[str, list[dict[str, Any]]] = {}
-    started = time.monotonic()
-    try:
-        svc.store.ping()
-        counts = svc.store.counts()
-        oldest = svc.store.oldest_pending()
-        last_poll = svc.store.get_meta("poller.last_success")
-    except Exception as exc:
-        checks["store:responseTime"] = [
-            {"status": "fail", "output": f"{type(exc).__name__}: {exc}", "time": _now()}
-        ]
-        return _document(checks)
-    checks["store:responseTime"] = [
-        {
-            "status": "pass",
-            "observedValue": round((time.monotonic() - started) * 1000, 2),
-            "observedUnit": "ms",
-            "time": _now(),
-        }
-    ]
-    for name, result in remote.get(svc).items():
-        checks[f"{name}:connectivity"] = [result]
-    age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
-    limit = float(svc.config["health.max_pending_age_seconds"])
-    checks["inbox:oldestPending"] = [
-        {
-            "status": "warn" if age > limit else "pass",
-            "observedValue": round(age, 1),
-            "observedUnit": "s",
-            "output": f"{counts['pending'] + counts['running']} sessions waiting to be imported",
-            "time": _now(),
-        }
-    ]
-    checks["inbox:deadLetters"] = [
-        {
-            "status": "warn" if counts["dead"] else "pass",
-            "observedValue": counts["dead"],
-            "observedUnit": "sessions",
-            "time": _now(),
-        }
-    ]
-    unmatched = counts.get("unmatched", 0)
-    checks["inbox:unmatched"] = [
-        {
-            "status": "warn" if unmatched > int(svc.config["health.max_unmatched"]) else "pass",
-            "observedValue": unmatched,
-            "observedUnit": "sessions",
-            "output": "sessions kept off their tickets: `connector unmatched` lists them",
-            "time": _now(),
-        }
-    ]
-    if svc.config["poller.enabled"]:
-        interval = float(svc.config["poller.interval_seconds"])
-        if last_poll is None:
-            poll = {"status": "warn", "output": "the poller has not completed a run yet"}
-        else:
-            since = time.time() - float(last_poll)
-            poll = {
-                "status": "warn" if since > 3 * interval else "pass",
-                "observedValue": round(since, 1),
-                "observedUnit": "s",
-            }
-        poll["time"] = _now()
-        checks["poller:lastSuccess"] = [poll]
-    return _document(checks)
-
-
-def _document(checks: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    status = "pass"
-    for entries in checks.values():
-        for entry in entries:
-            if _ORDER[entry["status"]] > _ORDER[status]:
-                status = entry["status"]
-    return {
-        "status": status,
-        "version": "1",
-        "releaseId": __version__,
-        "serviceId": "bomgar-servicenow-connector",
-        "description": "Bomgar / BeyondTrust Remote Support to ServiceNow connector",
-        "checks": checks,
-    }
-
-
-def public_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """Keep what a stranger may see: the overall status and each check's name and status."""
-    return {
-        "status": doc["status"],
-        "checks": {
-            name: [{"status": entry["status"]} for entry in entries]
-            for name, entries in doc["checks"].items()
-        },
-    }
 
 
 @bp.get("/health")
 def health() -> Response:
     """Report pass, warn or fail per check; the details only to callers with API credentials."""
     svc = services()
-    doc = health_report(svc, svc.remote_checks)
+    remote = svc.remote_checks.get(
+        {"servicenow": lambda: svc.servicenow.ping(), "bomgar": lambda: svc.bomgar.ping()}
+    )
+    doc = health_report(svc.config, svc.store, remote)
     status = 503 if doc["status"] == "fail" else 200
     if not api_credentials_ok(request.headers.get("Authorization"), svc.config):
         # Outputs carry internal URLs and upstream error texts: not for strangers.
@@ -204,7 +41,7 @@ def metrics() -> Response:
     svc = services()
     counts = svc.store.counts()
     oldest = svc.store.oldest_pending()
-    gauges = {
+    gauges: Gauges = {
         "connector_jobs": (
             "Sessions by import state.",
             {(("state", state),): float(n) for state, n in counts.items()},
@@ -214,4 +51,4 @@ def metrics() -> Response:
             {(): 0.0 if oldest is None else max(0.0, time.time() - oldest)},
         ),
     }
-    return Response(svc.metrics.render(gauges), mimetype="text/plain; version=0.0.4; charset=utf-8")
+    return Response(svc.metrics.render(gauges), content_type=CONTENT_TYPE)

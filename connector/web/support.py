@@ -68,19 +68,19 @@ def _check(
     svc = services()
     if (
         not _NAME.fullmatch(table)
-        or table not in svc.config["api.task_tables"]
+        or table not in svc.config.api.task_tables
         or not _SYS_ID.fullmatch(sys_id)
     ):
         return _refuse(404, "Not found", "This support link does not name a ticket.")
     try:
         link = signing.verify(
-            svc.config["support.signing_secret"],
+            svc.config.support.signing_secret,
             table,
             sys_id,
             values.get("user"),
             values.get("expires"),
             values.get("sig"),
-            max_ttl=int(svc.config["support.link_ttl_seconds"]),
+            max_ttl=svc.config.support.link_ttl_seconds,
         )
     except signing.SignatureError as exc:
         log.info("support link refused for %s/%s: %s", table, sys_id, exc)
@@ -197,4 +197,4 @@ def start(table: str, sys_id: str) -> Response:
         return _refuse(400, "Unknown choice", "Choose a representative and try again.")
     url = services().bomgar.start_session_url(params)
     log.info("support chat started for %s/%s (%s)", table, sys_id, choice)
-    return redirect(url, code=303)
+    return redirect(url, code=303)  # type: ignore[return-value]

@@ -10,12 +10,12 @@ import functools
 import hmac
 import ipaddress
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
 
 from flask import Blueprint, Response, request
 
 from connector.bomgar.events import is_known, parse_event
+from connector.config import Config
 from connector.errors import DataError
 from connector.web import services
 
@@ -36,7 +36,7 @@ def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress
     return tuple(ipaddress.ip_network(n) for n in cidrs)
 
 
-def client_address(trusted_proxies: list[str]) -> str:
+def client_address(trusted_proxies: Sequence[str]) -> str:
     """Return the sender's address, believing X-Forwarded-For only from trusted proxies."""
     addr = request.remote_addr or ""
     if not trusted_proxies:
@@ -59,7 +59,7 @@ def client_address(trusted_proxies: list[str]) -> str:
     return addr
 
 
-def allowed(addr: str, networks: list[str]) -> bool:
+def allowed(addr: str, networks: Sequence[str]) -> bool:
     """Tell whether an address lies in one of the allowed networks."""
     try:
         ip = ipaddress.ip_address(addr)
@@ -68,21 +68,21 @@ def allowed(addr: str, networks: list[str]) -> bool:
     return any(ip in n for n in _networks(tuple(networks)))
 
 
-def exposure_warnings(cfg: Mapping[str, Any]) -> list[str]:
+def exposure_warnings(cfg: Config) -> list[str]:
     """Say how the webhook settings leave /bomgar/events more open than it needs to be."""
     warnings = []
-    if not cfg["bomgar.appliance_id"]:
+    if not cfg.bomgar.appliance_id:
         warnings.append(
             "bomgar.appliance_id is empty: events naming any appliance are accepted from anyone"
             " who has the token; set it to your appliance's id"
         )
-    allowed = _networks(tuple(cfg["webhook.allowed_networks"]))
+    allowed = _networks(tuple(cfg.webhook.allowed_networks))
     if any(n.prefixlen == 0 for n in allowed):
         warnings.append(
             "webhook.allowed_networks lets every address post events; list your appliance's"
             " addresses instead"
         )
-    proxies = _networks(tuple(cfg["webhook.trusted_proxies"]))
+    proxies = _networks(tuple(cfg.webhook.trusted_proxies))
     if proxies:
         local = _networks(("127.0.0.0/8", "::1/128"))
         # A request the proxy forwards without X-Forwarded-For comes from the proxy itself.
@@ -106,12 +106,12 @@ def receive_event() -> Response:
     svc = services()
     cfg = svc.config
     metrics = svc.metrics
-    addr = client_address(cfg["webhook.trusted_proxies"])
-    if not allowed(addr, cfg["webhook.allowed_networks"]):
+    addr = client_address(cfg.webhook.trusted_proxies)
+    if not allowed(addr, cfg.webhook.allowed_networks):
         metrics.inc("connector_events_rejected_total")
         log.warning("event refused: sender %s is outside webhook.allowed_networks", addr)
         return _text(403, "sender not allowed")
-    limit = int(cfg["webhook.max_body_bytes"])
+    limit = cfg.webhook.max_body_bytes
     length = request.content_length
     if length is not None and length > limit:
         metrics.inc("connector_events_rejected_total")
@@ -125,7 +125,7 @@ def receive_event() -> Response:
         return _text(413, f"body exceeds {limit} bytes")
     form = request.form  # parsed from the bytes read above
     token = request.args.get(TOKEN_PARAM) or form.get(TOKEN_PARAM) or ""
-    if not token or not hmac.compare_digest(token.encode(), cfg["webhook.token"].encode()):
+    if not token or not hmac.compare_digest(token.encode(), cfg.webhook.token.encode()):
         metrics.inc("connector_events_rejected_total")
         log.warning(
             "event refused from %s: %s outbound_event_token", addr, "wrong" if token else "missing"
@@ -138,7 +138,7 @@ def receive_event() -> Response:
         metrics.inc("connector_events_rejected_total")
         log.warning("event refused from %s: %s", addr, exc)
         return _text(400, f"invalid event: {exc}")
-    expected = cfg["bomgar.appliance_id"]
+    expected = cfg.bomgar.appliance_id
     if expected and event.appliance_id != expected:
         metrics.inc("connector_events_rejected_total")
         return _text(403, "unknown appliance_id")

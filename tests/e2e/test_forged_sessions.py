@@ -70,7 +70,7 @@ def run_cli(*args: str) -> int:
 
 def config_file(stack: Stack, tmp_path) -> str:
     path = tmp_path / "connector.yaml"
-    path.write_text(yaml.safe_dump(dict(stack.config)))
+    path.write_text(yaml.safe_dump(stack.config.as_values()))
     return str(path)
 
 

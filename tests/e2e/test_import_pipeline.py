@@ -253,7 +253,7 @@ def test_worker_killed_mid_import_and_restarted(tmp_path):
         },
     ) as stack:
         config_file = tmp_path / "connector.yaml"
-        config_file.write_text(yaml.safe_dump(dict(stack.config)))
+        config_file.write_text(yaml.safe_dump(stack.config.as_values()))
         lsids = [play(stack, external_key=INC1 if n % 2 else INC2) for n in range(6)]
         assert wait_for(lambda: stack.services.store.counts()["pending"] == len(lsids), 20), (
             stack.services.store.counts()

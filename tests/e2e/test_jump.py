@@ -11,6 +11,8 @@ import requests
 from connector import signing
 from connector.demo import Stack, running_stack
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "jump-token"  # noqa: S105 - loopback test value
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 INC1 = "a5000000000000000000000000000001"  # CI WS-LAB-0042
@@ -111,7 +113,7 @@ def test_installer_is_created_and_download_links_answered(stack: Stack) -> None:
     assert set(data["downloads"]) == {"windows-64-msi", "linux-64"}
     url = data["downloads"]["windows-64-msi"]
     assert data["installer_id"] in url
-    token = stack.services.bomgar._bearer()
+    token = stack.services.bomgar.auth.bearer()
     binary = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert binary.status_code == 200 and binary.content
     assert installer_calls(stack) >= 1

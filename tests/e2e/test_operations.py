@@ -25,7 +25,7 @@ def run_cli(*args: str) -> int:
 
 def config_file(stack, tmp_path):
     path = tmp_path / "connector.yaml"
-    path.write_text(yaml.safe_dump(dict(stack.config)))
+    path.write_text(yaml.safe_dump(stack.config.as_values()))
     return str(path)
 
 

@@ -19,6 +19,8 @@ from connector.demo import Stack, running_stack
 from connector.mapping import MappingSet, default_mapping_paths
 from connector.servicenow.updateset import TABLES, build_update_set
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:

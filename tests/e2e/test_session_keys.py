@@ -10,6 +10,8 @@ import requests
 from connector import signing
 from connector.demo import Stack, running_stack
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "test-api-token"  # noqa: S105 - loopback test value
 INC1 = "a5000000000000000000000000000001"  # Abel Tuter, "Printer offline on 3rd floor"
 INC3 = "a5000000000000000000000000000003"  # Carl Noemail, no email address

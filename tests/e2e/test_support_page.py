@@ -13,6 +13,8 @@ import requests
 from connector import signing
 from connector.demo import Stack, running_stack, wait_for
 
+pytestmark = pytest.mark.slow
+
 SECRET = "support-link-secret"  # noqa: S105 - loopback test value
 INC1 = "a5000000000000000000000000000001"  # caller Abel Tuter
 INC2 = "a5000000000000000000000000000002"  # caller Beth Anglin

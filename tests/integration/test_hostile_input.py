@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from connector import create_app
+from connector.app import create_app
 from connector.sim.runtime import ServerThread
 from tests.integration.test_webhook import TOKEN, event, make_config, stored
 

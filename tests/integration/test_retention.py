@@ -6,8 +6,8 @@ import threading
 import time
 
 from connector.bomgar.models import OutboundEvent
-from connector.cli import run_worker
 from connector.demo import wait_for
+from connector.importer.runner import run_worker
 from connector.services import Services
 from tests.integration.test_webhook import make_config
 
@@ -29,7 +29,7 @@ def test_worker_prunes_events_older_than_the_retention(tmp_path):
         svc.store.record_event(ev(n), known=True, now=now - 29 * 86400)
     assert sum(svc.store.event_counts().values()) == 45
     stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(svc, stop), daemon=True)
+    worker = threading.Thread(target=run_worker, args=(svc.importer(), stop), daemon=True)
     worker.start()
     try:
         assert wait_for(lambda: sum(svc.store.event_counts().values()) == 5, 20), (
@@ -49,7 +49,7 @@ def test_zero_retention_keeps_events_forever(tmp_path):
     ready = threading.Event()
     stop = threading.Event()
     worker = threading.Thread(
-        target=run_worker, args=(svc, stop), kwargs={"on_ready": ready.set}, daemon=True
+        target=run_worker, args=(svc.importer(), stop), kwargs={"on_ready": ready.set}, daemon=True
     )
     worker.start()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from connector import create_app
+from connector.app import create_app
 from connector.config import validate
 from connector.sim.runtime import ServerThread
 from connector.store import Store

@@ -47,18 +47,18 @@ def problems(exc: ConfigError) -> list[str]:
 def test_example_config_is_valid_with_its_environment():
     """The shipped example validates once its environment variables are set."""
     config = cfg.load(EXAMPLE, env=ENV)
-    assert config["servicenow.password"] == "pw"
-    assert config["api.tokens"] == ["api"]
-    assert config["webhook.allowed_networks"] == ["127.0.0.0/8", "::1/128"]
+    assert config.servicenow.password == "pw"
+    assert config.api.tokens == ("api",)
+    assert config.webhook.allowed_networks == ("127.0.0.0/8", "::1/128")
 
 
 def test_interpolation_and_defaults(tmp_path):
     """${VAR} comes from the environment, ${VAR:-x} falls back, missing keys take defaults."""
     config = cfg.load(write(tmp_path, MINIMAL), env={"SN_PW": "pw"})
-    assert config["servicenow.password"] == "pw"
-    assert config["bomgar.client_secret"] == "fallback"
-    assert config["poller.interval_seconds"] == 300.0
-    assert config["servicenow.verify_tls"] is True
+    assert config.servicenow.password == "pw"
+    assert config.bomgar.client_secret == "fallback"
+    assert config.poller.interval_seconds == 300.0
+    assert config.servicenow.verify_tls is True
 
 
 def test_missing_environment_variable_names_key_and_variable(tmp_path):
@@ -110,12 +110,14 @@ def test_verify_tls_takes_bool_or_ca_file(tmp_path):
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
     base = cfg.load(write(tmp_path, MINIMAL), env={"SN_PW": "x"})
-    assert base["bomgar.verify_tls"] is True
+    assert base.bomgar.verify_tls is True
     for value, expected in ((False, False), ("false", False), (str(ca), str(ca))):
-        config = cfg.validate({}, overrides={**dict(base), "servicenow.verify_tls": value})
-        assert config["servicenow.verify_tls"] == expected
+        config = cfg.validate({}, overrides={**base.as_values(), "servicenow.verify_tls": value})
+        assert config.servicenow.verify_tls == expected
     with pytest.raises(ConfigError, match="existing CA bundle"):
-        cfg.validate({}, overrides={**dict(base), "servicenow.verify_tls": "/nonexistent/ca.pem"})
+        cfg.validate(
+            {}, overrides={**base.as_values(), "servicenow.verify_tls": "/nonexistent/ca.pem"}
+        )
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
@@ -160,3 +162,10 @@ def test_check_config_command_exit_codes(tmp_path, monkeypatch, capsys):
         main(["check-config", "--config", str(bad)])
     assert fail.value.code == 2
     assert "servicenow.instance_url: expected an http(s) URL" in capsys.readouterr().err
+
+
+def test_every_setting_is_a_field_of_the_typed_config():
+    """SETTINGS and the typed sections name the same paths, so no setting is left unread."""
+    from connector.config.sections import field_paths
+
+    assert sorted(field_paths()) == sorted(s.path for s in cfg.SETTINGS)

@@ -54,7 +54,7 @@ def test_a_pass_that_breaks_counts_an_attempt_for_every_session_it_held(tmp_path
             "worker.retry_max_seconds": 0.01,
         },
     )
-    store = Store(cfg["store.path"])
+    store = Store(cfg.store.path)
     store.queue_sessions([GOOD, "f" * 32], "test")
     importer = Importer(
         config=cfg,

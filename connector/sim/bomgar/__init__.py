@@ -19,8 +19,15 @@ __all__ = ["NAMESPACES", "SimOptions", "SimState", "close_app", "create_app"]
 
 def create_app(options: dict[str, Any] | None = None) -> Flask:
     """Build the emulator app and start its outbound-event delivery threads."""
-    from connector.sim.bomgar.app import appliance, install_hooks
-    from connector.sim.bomgar.control import control
+    from connector.sim.bomgar import (
+        command_api,
+        config_api,
+        control,
+        oauth,
+        public_site,
+        reporting_api,
+    )
+    from connector.sim.bomgar.hooks import install_hooks
 
     opts = SimOptions.from_dict(options)
     app = Flask(__name__)
@@ -28,8 +35,8 @@ def create_app(options: dict[str, Any] | None = None) -> Flask:
     sim_state = SimState(opts)
     app.extensions["bomgar_sim"] = sim_state
     install_hooks(app)
-    app.register_blueprint(appliance)
-    app.register_blueprint(control)
+    for api in (oauth, command_api, reporting_api, public_site, config_api, control):
+        app.register_blueprint(api.bp)
     # Threads start here: under gunicorn the factory runs in the worker (no preload), so the
     # delivery threads live in the process that holds the state.
     sim_state.delivery.start()

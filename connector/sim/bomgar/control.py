@@ -7,18 +7,19 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from connector.sim.bomgar.app import state
-from connector.sim.bomgar.state import SimError
+from connector.sim.bomgar.models import SimError, SimSession
+from connector.sim.bomgar.state import SimState
+from connector.sim.bomgar.web import state
 
-control = Blueprint("bomgar_control", __name__, url_prefix="/_sim")
+bp = Blueprint("bomgar_control", __name__, url_prefix="/_sim")
 
 
-@control.errorhandler(SimError)
+@bp.errorhandler(SimError)
 def _sim_error(exc: SimError) -> tuple[Response, int]:
     return jsonify({"error": exc.message}), exc.status
 
 
-@control.errorhandler(ValueError)
+@bp.errorhandler(ValueError)
 def _value_error(exc: ValueError) -> tuple[Response, int]:
     return jsonify({"error": str(exc)}), 400
 
@@ -42,21 +43,78 @@ def _custom(data: dict[str, Any]) -> dict[str, str]:
     return custom
 
 
-@control.get("/health")
+def queues_json(st: SimState) -> dict[str, list[dict[str, Any]]]:
+    """Return waiting sessions per queue."""
+    with st.lock:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for s in st.sessions.values():
+            if s.state != "waiting" or s.queue is None:
+                continue
+            cust = next((m for m in s.members if m.kind == "customer"), None)
+            out.setdefault(s.queue, []).append(
+                {
+                    "lsid": s.lsid,
+                    "queue_name": st.queue_name(s.queue),
+                    "external_key": s.external_key,
+                    "custom_attributes": dict(s.custom),
+                    "customer": cust.info if cust else {},
+                    "start_method": s.start_method,
+                    "start_time": s.start_time,
+                }
+            )
+        return out
+
+
+def session_json(st: SimState, session: SimSession) -> dict[str, Any]:
+    """Return a JSON view of a session."""
+    with st.lock:
+        return {
+            "lsid": session.lsid,
+            "lseq": session.lseq,
+            "state": session.state,
+            "queue": session.queue,
+            "start_method": session.start_method,
+            "start_time": session.start_time,
+            "end_time": session.end_time,
+            "external_key": session.external_key,
+            "custom_attributes": dict(session.custom),
+            "owner_gsnumber": session.owner_gs,
+            "members": [
+                {
+                    "gsnumber": m.gsnumber,
+                    "type": m.kind,
+                    "name": m.name,
+                    "rep_id": m.rep_id,
+                    "username": m.username,
+                    "joined": m.joined,
+                    "left": m.left,
+                }
+                for m in session.members
+            ],
+            "events": [
+                {"timestamp": e["timestamp"], "event_type": e["event_type"]} for e in session.events
+            ],
+            "jump": session.jump,
+            "customer_surveys": len(session.cust_surveys),
+            "rep_surveys": len(session.rep_surveys),
+        }
+
+
+@bp.get("/health")
 def health() -> Response:
     """Report that the emulator is up."""
     st = state()
     return jsonify({"status": "ok", "sessions": len(st.sessions), "time": int(time.time())})
 
 
-@control.post("/reset")
+@bp.post("/reset")
 def reset() -> Response:
     """Forget everything but the seed."""
     state().reset()
     return jsonify({"status": "reset"})
 
 
-@control.route("/faults", methods=["GET", "POST"])
+@bp.route("/faults", methods=["GET", "POST"])
 def faults() -> Response:
     """Show or change fault injection (FaultSettings keys plus malformed_rate)."""
     st = state()
@@ -73,46 +131,46 @@ def faults() -> Response:
     return jsonify({**st.faults.settings.as_dict(), "malformed_rate": st.malformed_rate})
 
 
-@control.get("/stats")
+@bp.get("/stats")
 def stats() -> Response:
     """Show request counts per endpoint."""
     return jsonify(state().stats.snapshot())
 
 
-@control.post("/stats/reset")
+@bp.post("/stats/reset")
 def stats_reset() -> Response:
     """Reset request counts."""
     state().stats.reset()
     return jsonify({"status": "reset"})
 
 
-@control.post("/tokens/revoke")
+@bp.post("/tokens/revoke")
 def tokens_revoke() -> Response:
     """Invalidate every token (or one account's), as a secret regeneration would."""
     client_id = body().get("client_id")
     return jsonify({"revoked": state().tokens.revoke(client_id)})
 
 
-@control.get("/tokens")
+@bp.get("/tokens")
 def tokens() -> Response:
     """Count live tokens per API account."""
     st = state()
     return jsonify({cid: st.tokens.live_count(cid) for cid in st.accounts})
 
 
-@control.get("/events")
+@bp.get("/events")
 def events() -> Response:
     """Show outbound events delivered, pending and dropped per recipient."""
     return jsonify(state().delivery.snapshot())
 
 
-@control.get("/queues")
+@bp.get("/queues")
 def queues() -> Response:
     """Show sessions waiting per queue with their external key and custom attributes."""
-    return jsonify(state().queues())
+    return jsonify(queues_json(state()))
 
 
-@control.get("/keys")
+@bp.get("/keys")
 def keys() -> Response:
     """Show generated session keys."""
     st = state()
@@ -131,13 +189,13 @@ def keys() -> Response:
         )
 
 
-@control.get("/start_requests")
+@bp.get("/start_requests")
 def start_requests() -> Response:
     """Show the parameters of recent /api/start_session requests."""
     return jsonify(list(state().start_requests))
 
 
-@control.post("/jump-clients")
+@bp.post("/jump-clients")
 def jump_clients() -> Response:
     """Add Jump Clients: a list under "items", or "count" generated ones named prefix-N."""
     st = state()
@@ -162,7 +220,7 @@ def jump_clients() -> Response:
     return jsonify({"created": [j["id"] for j in created], "total": len(st.jump_clients)})
 
 
-@control.get("/sessions")
+@bp.get("/sessions")
 def sessions_list() -> Response:
     """List sessions (lsid, state, external key)."""
     st = state()
@@ -182,14 +240,14 @@ def sessions_list() -> Response:
         )
 
 
-@control.post("/sessions")
+@bp.post("/sessions")
 def sessions_play() -> tuple[Response, int]:
     """Play a whole scripted session; an empty body plays the default full session."""
     session = state().play(body())
     return jsonify({"lsid": session.lsid, "state": session.state}), 201
 
 
-@control.post("/sessions/bulk")
+@bp.post("/sessions/bulk")
 def sessions_bulk() -> tuple[Response, int]:
     """Create many ended sessions spread over a time range (no events unless asked)."""
     started = time.perf_counter()
@@ -203,7 +261,7 @@ def sessions_bulk() -> tuple[Response, int]:
     ), 201
 
 
-@control.post("/sessions/start")
+@bp.post("/sessions/start")
 def sessions_start() -> tuple[Response, int]:
     """Start a session by session key, click-to-chat or into a named queue."""
     st = state()
@@ -230,7 +288,7 @@ def sessions_start() -> tuple[Response, int]:
     return jsonify({"lsid": session.lsid, "queue": queue, "state": session.state}), 201
 
 
-@control.post("/sessions/jump")
+@bp.post("/sessions/jump")
 def sessions_jump() -> tuple[Response, int]:
     """Start a Jump session to a Jump Client with a rep already in it."""
     data = body()
@@ -244,19 +302,19 @@ def sessions_jump() -> tuple[Response, int]:
     return jsonify({"lsid": session.lsid, "state": session.state}), 201
 
 
-@control.get("/sessions/<lsid>")
+@bp.get("/sessions/<lsid>")
 def session_get(lsid: str) -> Response:
     """Show a session as JSON."""
     st = state()
-    return jsonify(st.session_json(st.get_session(lsid)))
+    return jsonify(session_json(st, st.get_session(lsid)))
 
 
 def _done(lsid: str) -> Response:
     st = state()
-    return jsonify(st.session_json(st.get_session(lsid)))
+    return jsonify(session_json(st, st.get_session(lsid)))
 
 
-@control.post("/sessions/<lsid>/join")
+@bp.post("/sessions/<lsid>/join")
 def session_join(lsid: str) -> Response:
     """Have a rep join (the first one takes the session from its queue)."""
     data = body()
@@ -264,7 +322,7 @@ def session_join(lsid: str) -> Response:
     return _done(lsid)
 
 
-@control.post("/sessions/<lsid>/leave")
+@bp.post("/sessions/<lsid>/leave")
 def session_leave(lsid: str) -> Response:
     """Have a rep (or "customer") leave."""
     data = body()
@@ -272,7 +330,7 @@ def session_leave(lsid: str) -> Response:
     return _done(lsid)
 
 
-@control.post("/sessions/<lsid>/chat")
+@bp.post("/sessions/<lsid>/chat")
 def session_chat(lsid: str) -> Response:
     """Add a chat line; "from" is a rep id/username or "customer"."""
     data = body()
@@ -280,7 +338,7 @@ def session_chat(lsid: str) -> Response:
     return _done(lsid)
 
 
-@control.post("/sessions/<lsid>/file")
+@bp.post("/sessions/<lsid>/file")
 def session_file(lsid: str) -> Response:
     """Record a file upload (rep to customer) or download (customer to rep)."""
     data = body()
@@ -296,7 +354,7 @@ def session_file(lsid: str) -> Response:
     return _done(lsid)
 
 
-@control.post("/sessions/<lsid>/note")
+@bp.post("/sessions/<lsid>/note")
 def session_note(lsid: str) -> Response:
     """Add a session note."""
     data = body()
@@ -304,7 +362,7 @@ def session_note(lsid: str) -> Response:
     return _done(lsid)
 
 
-@control.post("/sessions/<lsid>/sysinfo")
+@bp.post("/sessions/<lsid>/sysinfo")
 def session_sysinfo(lsid: str) -> Response:
     """Record system information (default categories unless "categories" is given)."""
     data = body()
@@ -312,7 +370,7 @@ def session_sysinfo(lsid: str) -> Response:
     return _done(lsid)
 
 
-@control.post("/sessions/<lsid>/transfer")
+@bp.post("/sessions/<lsid>/transfer")
 def session_transfer(lsid: str) -> Response:
     """Transfer to another rep ("to_rep") or back into a queue ("to_queue")."""
     data = body()
@@ -322,14 +380,14 @@ def session_transfer(lsid: str) -> Response:
     return _done(lsid)
 
 
-@control.post("/sessions/<lsid>/end")
+@bp.post("/sessions/<lsid>/end")
 def session_end(lsid: str) -> Response:
     """End the session."""
     state().end(lsid, body().get("at"))
     return _done(lsid)
 
 
-@control.post("/sessions/<lsid>/report")
+@bp.post("/sessions/<lsid>/report")
 def session_report(lsid: str) -> Response:
     """Change how the session shows in reports: {"surveys_in_report": bool, "overrides": {...}}."""
     data = body()
@@ -339,7 +397,7 @@ def session_report(lsid: str) -> Response:
     return _done(lsid)
 
 
-@control.post("/sessions/<lsid>/surveys")
+@bp.post("/sessions/<lsid>/surveys")
 def session_surveys(lsid: str) -> Response:
     """Submit exit surveys: {"customer": {...answers}, "rep": {...answers}} (either or both)."""
     st = state()

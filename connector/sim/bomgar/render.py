@@ -11,7 +11,8 @@ import datetime as dt
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from connector.sim.bomgar.state import Member, SimSession, SimState
+from connector.sim.bomgar.models import Member, SimSession
+from connector.sim.bomgar.state import SimState
 
 XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
 
@@ -126,7 +127,7 @@ def session_xml(state: SimState, s: SimSession, base_url: str, now: int) -> str:
     lseq = s.report_overrides.get("lseq", str(s.lseq))
     p.append(f"\n  <session_type>support</session_type>\n  <lseq>{e(lseq)}</lseq>")
     p.append(f'\n  <start_time timestamp="{s.start_time}">{iso(s.start_time)}</start_time>')
-    if ended:
+    if s.end_time is not None:
         p.append(f'\n  <end_time timestamp="{s.end_time}">{iso(s.end_time)}</end_time>')
     elif opts.running_end_time == "empty":
         p.append("\n  <end_time />")

@@ -15,7 +15,16 @@ from connector.sim.servicenow.state import SimState
 
 def create_app(options: dict[str, Any] | None = None) -> Flask:
     """Build one emulated instance from options (user, password, schema_files, faults, ...)."""
-    from connector.sim.servicenow.app import MethodOverride, control, install_hooks, instance
+    from connector.sim.servicenow import (
+        attachment_api,
+        batch_api,
+        control,
+        email_api,
+        import_api,
+        oauth,
+        table_api,
+    )
+    from connector.sim.servicenow.hooks import MethodOverride, install_hooks
 
     app = Flask(__name__)
     sim = SimState(options)
@@ -24,8 +33,8 @@ def create_app(options: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = sim.options.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
-    app.register_blueprint(instance)
-    app.register_blueprint(control)
+    for api in (table_api, batch_api, attachment_api, email_api, import_api, oauth, control):
+        app.register_blueprint(api.bp)
     install_hooks(app)
     app.wsgi_app = MethodOverride(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -50,7 +50,22 @@ import click
 @click.option("--latency-ms", default=0.0, type=float, help="Delay added to every request.")
 @click.option("--jitter-ms", default=0.0, type=float, help="Plus a random 0..N ms.")
 @click.option(
+    "--read-ms", default=0.0, type=float, help="Server time per record read (a query returns)."
+)
+@click.option(
+    "--write-ms",
+    default=0.0,
+    type=float,
+    help="Server time per record inserted, updated, deleted or journalled.",
+)
+@click.option(
     "--max-concurrent", default=0, type=int, help="429 beyond N requests in progress (0: off)."
+)
+@click.option(
+    "--max-queued",
+    default=0,
+    type=int,
+    help="Requests beyond --max-concurrent that wait for a slot instead of a 429.",
 )
 @click.option(
     "--hourly-limit", default=0, type=int, help="429 beyond N requests per hour (0: off)."
@@ -116,7 +131,10 @@ def command(
     oauth_client_secret: str,
     latency_ms: float,
     jitter_ms: float,
+    read_ms: float,
+    write_ms: float,
     max_concurrent: int,
+    max_queued: int,
     hourly_limit: int,
     error_rate: float,
     error_after_rate: float,
@@ -150,7 +168,10 @@ def command(
         "faults": {
             "latency_ms": latency_ms,
             "jitter_ms": jitter_ms,
+            "read_ms": read_ms,
+            "write_ms": write_ms,
             "max_concurrent": max_concurrent,
+            "max_queued": max_queued,
             "hourly_limit": hourly_limit,
             "error_rate": error_rate,
             "error_after_rate": error_after_rate,

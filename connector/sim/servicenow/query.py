@@ -218,7 +218,7 @@ def _getter(schema: Schema, table: Table, path: str) -> Callable[[Row, Lookup], 
             value = lookup(ref) if ref else None
             if value is None:
                 return ""
-        return value.get(steps[-1], "")
+        return value.get(steps[-1], "") if value is not None else ""
 
     return walk
 
@@ -348,5 +348,9 @@ def sort_rows(rows: list[Row], order: list[tuple[str, bool]], table: Table) -> l
 
             rows.sort(key=key, reverse=desc)
         else:
-            rows.sort(key=lambda r, n=name: r.get(n, ""), reverse=desc)
+
+            def text(r: Row, n: str = name) -> str:
+                return r.get(n, "")
+
+            rows.sort(key=text, reverse=desc)
     return rows

@@ -6,7 +6,8 @@ import datetime as dt
 from typing import Any
 
 from connector.sim.servicenow.schema import Field, Schema, Table
-from connector.sim.servicenow.store import TS, Actor, Row, Store
+from connector.sim.servicenow.store import Actor, Row, Store
+from connector.sim.servicenow.values import TS
 
 FieldPath = tuple[str, list[Field]]  # output key, fields walked (last one is rendered)
 

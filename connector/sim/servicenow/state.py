@@ -9,8 +9,9 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from connector.sim.faults import Decision, Faults, FaultSettings, Stats
+from connector.sim.faults import Decision, Faults, FaultSettings
 from connector.sim.servicenow.commit import Committed, builtin_update_set, parse_update_set
+from connector.sim.servicenow.cost import InstanceStats
 from connector.sim.servicenow.schema import Schema, SchemaError
 from connector.sim.servicenow.store import Actor, Store
 
@@ -23,6 +24,12 @@ class InstanceFaults:
     """ServiceNow-specific knobs on top of FaultSettings; 0 / False means off."""
 
     max_concurrent: int = 0  # requests in progress beyond this get 429 (semaphore exhaustion)
+    # Requests beyond max_concurrent that wait for a slot instead; those beyond get 429.
+    max_queued: int = 0
+    # Server time per record a request reads (a query returns, a GET by sys_id looks up) and
+    # writes (inserts, updates, deletes, journal entries), spent while holding the slot.
+    read_ms: float = 0.0
+    write_ms: float = 0.0
     hourly_limit: int = 0  # requests per clock hour before 429 with Retry-After (rate-limit rule)
     # Serve only this many items per batch, list the rest unserviced.
     batch_unserviced_after: int = 0
@@ -47,6 +54,10 @@ class InstanceFaults:
                 value = tuple(int(v) for v in value)
                 if not value or any(v < 400 or v > 599 for v in value):
                     raise ValueError(f"{name} must list error statuses (400-599), got {value!r}")
+            elif name.endswith("_ms"):
+                value = float(value)
+                if not value >= 0.0:  # also refuses NaN
+                    raise ValueError(f"{name} must not be negative, got {value!r}")
             elif isinstance(current, float):
                 value = float(value)
                 if not 0.0 <= value <= 1.0:
@@ -158,9 +169,11 @@ class SimState:
             self._commit_records(commit)
         self.store.actor(self.options.user)  # make sure the API user exists as a sys_user
         self.faults = Faults(settings)
-        self.stats = Stats()
+        self.stats = InstanceStats()
         self.lock = threading.Lock()
+        self.slot_freed = threading.Condition(self.lock)
         self.in_flight = 0
+        self.queued = 0
         self.window_start = 0.0
         self.window_count = 0
         self.access_tokens: dict[str, Token] = {}
@@ -220,6 +233,7 @@ class SimState:
             if trial.hourly_limit != self.instance_faults.hourly_limit:
                 self.window_count = 0
             self.instance_faults = trial
+            self.slot_freed.notify_all()  # a raised cap lets queued requests in
 
     def reset(self) -> None:
         """Restore the seed, clear stats, tokens, sessions and every fault."""
@@ -229,6 +243,7 @@ class SimState:
         self.faults.reset(FaultSettings())
         with self.lock:
             self.instance_faults = InstanceFaults()
+            self.slot_freed.notify_all()
             self.window_count = 0
             self.access_tokens.clear()
             self.refresh_tokens.clear()
@@ -261,18 +276,29 @@ class SimState:
     # ------------------------------------------------------------------ limits
 
     def enter(self) -> bool:
-        """Take a concurrency slot; False when the cap is reached."""
-        cap = self.instance_faults.max_concurrent
+        """Take a concurrency slot, waiting in the queue if it has room; False means 429."""
         with self.lock:
-            if cap and self.in_flight >= cap:
-                return False
+            if self._full():
+                if self.queued >= self.instance_faults.max_queued:
+                    return False
+                self.queued += 1
+                try:
+                    while self._full():
+                        self.slot_freed.wait()
+                finally:
+                    self.queued -= 1
             self.in_flight += 1
             return True
 
+    def _full(self) -> bool:
+        cap = self.instance_faults.max_concurrent
+        return bool(cap) and self.in_flight >= cap
+
     def leave(self) -> None:
-        """Give a concurrency slot back."""
+        """Give a concurrency slot back to the next queued request."""
         with self.lock:
             self.in_flight -= 1
+            self.slot_freed.notify()
 
     def count_hourly(self) -> tuple[int, int, bool]:
         """Count one request in the clock hour; return (limit, reset epoch, allowed)."""

@@ -8,10 +8,7 @@ few business rules clients notice (numbers, incident defaults, priority, journal
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import re
-import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,12 +19,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from connector.sim.servicenow.cost import charge_writes
+from connector.sim.servicenow.datafile import DataFile
 from connector.sim.servicenow.query import Lookup, Query, now_utc, sort_rows
 from connector.sim.servicenow.schema import READ_ONLY_FIELDS, Field, Schema, Table
+from connector.sim.servicenow.values import TS, stored_value
 
 SEED_FILE = Path(__file__).with_name("seed.yaml")
 Row = dict[str, str]
-TS = "%Y-%m-%d %H:%M:%S"
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 JOURNAL_LABELS = {"work_notes": "Work notes", "comments": "Additional comments"}
 
@@ -90,20 +89,6 @@ def new_sys_id() -> str:
     return uuid.uuid4().hex
 
 
-def parse_datetime(value: str) -> dt.datetime | None:
-    """Parse the date-time forms clients send (space or T, optional Z or offset)."""
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    return parsed.replace(microsecond=0)
-
-
 class Store:
     """All records of the emulated instance; thread-safe behind one lock."""
 
@@ -122,23 +107,13 @@ class Store:
         self.unique: dict[tuple[str, str], dict[str, str]] = {}
         # Records committed from update sets (properties, roles, ACLs): kept across resets.
         self.committed: dict[str, tuple[str, Row]] = {}
-        self.db: sqlite3.Connection | None = None
-        if data_file:
-            self.db = sqlite3.connect(data_file, check_same_thread=False, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(
-                "CREATE TABLE IF NOT EXISTS records (sys_id TEXT PRIMARY KEY, tbl TEXT NOT NULL,"
-                " data TEXT NOT NULL);"
-                "CREATE TABLE IF NOT EXISTS files (sys_id TEXT PRIMARY KEY, data BLOB NOT NULL);"
-                "CREATE TABLE IF NOT EXISTS counters (tbl TEXT PRIMARY KEY, next INTEGER NOT NULL);"
-            )
-        if self.db is not None and self.db.execute("SELECT 1 FROM records LIMIT 1").fetchone():
+        self.db = DataFile(data_file) if data_file else None
+        if self.db is not None and self.db.has_records():
             self._load_db()
         else:
             self.reset()
 
-    # ------------------------------------------------------------------ seed and persistence
+    # ------------------------------------------------------------------ seed and data file
 
     def reset(self) -> None:
         """Forget every record and load the seed again."""
@@ -153,9 +128,7 @@ class Store:
             seed = yaml.safe_load(Path(self.seed_file).read_text(encoding="utf-8")) or {}
             self.counters = {str(k): int(v) for k, v in (seed.get("counters") or {}).items()}
             if self.db is not None:
-                self.db.executescript(
-                    "BEGIN; DELETE FROM records; DELETE FROM files; DELETE FROM counters; COMMIT;"
-                )
+                self.db.clear()
             created = str(seed.get("created_on") or now_utc().strftime(TS))
             for table_name, rows in (seed.get("records") or {}).items():
                 table = self._table(table_name)
@@ -166,15 +139,14 @@ class Store:
                     )
                     for name, value in values.items():
                         if name in table.fields and name != "sys_id":
-                            row[name] = self._normalise(table.fields[name], value, None)
+                            row[name] = self.normalise(table.fields[name], value, None)
                     if table.name == "incident" and not row.get("opened_at"):
                         row["opened_at"] = created
                     self._put(table.name, row)
             self._load_catalogue()
             for table_name, row in self.committed.values():
                 self._put(table_name, dict(row), persist=False)
-            if self.db is not None:
-                self._save_counters()
+            self._save_counters()
 
     def add_tables(self) -> None:
         """Make room for tables added to the schema since the store was built."""
@@ -192,7 +164,7 @@ class Store:
                 row = self._blank(table, sys_id, "system", "2024-01-01 00:00:00")
                 for name, value in values.items():
                     if name in table.fields and name != "sys_id":
-                        row[name] = self._normalise(table.fields[name], value, None)
+                        row[name] = self.normalise(table.fields[name], value, None)
                 if sys_id in self.records:
                     self._remove(sys_id)
                 self.committed[sys_id] = (table_name, row)
@@ -212,40 +184,33 @@ class Store:
     def _load_db(self) -> None:
         assert self.db is not None
         with self.lock:
-            for sys_id, tbl, data in self.db.execute("SELECT sys_id, tbl, data FROM records"):
+            for sys_id, tbl, stored in self.db.records():
                 table = self.schema.tables.get(tbl)
                 if table is None:
                     continue  # a table removed from the schema since the file was written
-                stored = json.loads(data)
                 row = self._blank(table, sys_id, "system", "")
                 row.update({k: v for k, v in stored.items() if k in table.fields})
                 self._put(tbl, row, persist=False)
-            for sys_id, blob in self.db.execute("SELECT sys_id, data FROM files"):
-                self.files[sys_id] = bytes(blob)
-            self.counters = dict(self.db.execute("SELECT tbl, next FROM counters").fetchall())
+            self.files.update(self.db.files())
+            self.counters = self.db.counters()
             self._load_catalogue()
 
-    def _persist(self, sys_id: str) -> None:
+    def persist(self, sys_id: str) -> None:
+        """Write one record through to the data file, or remove it there once it is gone."""
         if self.db is None:
             return
         row = self.records.get(sys_id)
         if row is None:
-            self.db.execute("DELETE FROM records WHERE sys_id = ?", (sys_id,))
-            self.db.execute("DELETE FROM files WHERE sys_id = ?", (sys_id,))
+            self.db.delete_record(sys_id)
         else:
-            self.db.execute(
-                "INSERT OR REPLACE INTO records (sys_id, tbl, data) VALUES (?, ?, ?)",
-                (sys_id, self.classes[sys_id], json.dumps(row)),
-            )
+            self.db.save_record(sys_id, self.classes[sys_id], row)
 
     def _save_counters(self) -> None:
-        assert self.db is not None
-        self.db.executemany(
-            "INSERT OR REPLACE INTO counters (tbl, next) VALUES (?, ?)", list(self.counters.items())
-        )
+        if self.db is not None:
+            self.db.save_counters(self.counters)
 
     def close(self) -> None:
-        """Close the SQLite file, if any."""
+        """Close the data file, if any."""
         if self.db is not None:
             self.db.close()
             self.db = None
@@ -348,7 +313,7 @@ class Store:
         if table_name == "sys_journal_field":
             self.journal_index.setdefault(row.get("element_id", ""), []).append(sys_id)
         if persist:
-            self._persist(sys_id)
+            self.persist(sys_id)
 
     def _index_unique(self, table_name: str, row: Row, *, add: bool) -> None:
         for key in self.schema.tables[table_name].unique_keys:
@@ -369,54 +334,17 @@ class Store:
                 display = row.get(table.display or "", "") or row["sys_id"]
                 raise UniqueViolation(operation, table.name, display)
 
-    def _normalise(self, f: Field, value: Any, actor: Actor | None, display: bool = False) -> str:
+    def normalise(self, f: Field, value: Any, actor: Actor | None, display: bool = False) -> str:
         """Turn a client's value into what the instance stores for this field type."""
-        if value is None:
-            return ""
-        if isinstance(value, dict):  # {"value": ..., "display_value": ...} echoed back by a client
-            value = value.get("value", value.get("display_value", ""))
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        text = str(value)
-        ftype = f.type
-        if ftype == "boolean":
-            if text == "":
-                return ""
-            return "true" if text.strip().lower() in ("true", "1", "yes", "y") else "false"
-        if ftype == "integer":
-            if text.strip() == "":
-                return ""
-            try:
-                return str(int(float(text.replace(",", ""))))
-            except ValueError:
-                return ""
-        if ftype == "glide_date_time":
-            parsed = parse_datetime(text)
-            if parsed is None:
-                return ""
-            tz = actor.tz() if (display and actor) else None
-            if tz is not None and "T" not in text and "+" not in text and "Z" not in text:
-                parsed = parsed.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
-            return parsed.strftime(TS)
-        if ftype == "reference":
-            text = text.strip()
-            if text == "" or _HEX32.match(text):
-                return text
-            # A display value given for a reference is resolved through the target's display
-            # column, as the Table API does; an unresolvable name stays empty.
-            target = self.schema.tables[f.reference or ""]
-            column = target.display or "name"
-            for row in self.iter_rows(target):
-                if row.get(column) == text:
-                    return row["sys_id"]
-            return ""
-        if ftype == "choice" and display:
-            for key, label in f.choices.items():
-                if label == text:
-                    return key
-            return text
-        # Over-long strings are cut silently on insert and update, as a real instance does.
-        return text[: f.max_length] if f.max_length > 0 else text
+        return stored_value(f, value, actor, display, self._sys_id_by_display)
+
+    def _sys_id_by_display(self, table_name: str, text: str) -> str:
+        target = self.schema.tables[table_name]
+        column = target.display or "name"
+        for row in self.iter_rows(target):
+            if row.get(column) == text:
+                return row["sys_id"]
+        return ""
 
     def _apply(
         self,
@@ -439,7 +367,7 @@ class Store:
                 if text and name in JOURNAL_LABELS:
                     journal.append((name, text))
                 continue
-            new = self._normalise(f, value, actor, display)
+            new = self.normalise(f, value, actor, display)
             if row.get(name) != new:
                 row[name] = new
                 changed = True
@@ -453,6 +381,7 @@ class Store:
             entry = self._blank(journal_table, new_sys_id(), actor.user_name, when)
             entry.update(name=cls, element=element, element_id=record["sys_id"], value=text)
             self._put("sys_journal_field", entry)
+        charge_writes(len(entries))  # a journal entry is a record written
 
     def _business_rules(
         self, table: Table, row: Row, values: dict[str, Any], actor: Actor, insert: bool
@@ -480,8 +409,7 @@ class Store:
         prefix = table.number_prefix or ""
         value = self.counters.get(table.name, 10001)
         self.counters[table.name] = value + 1
-        if self.db is not None:
-            self._save_counters()
+        self._save_counters()
         return f"{prefix}{value:07d}"
 
     def insert(
@@ -509,6 +437,7 @@ class Store:
             if table.number_prefix and "number" in table.fields and not row.get("number"):
                 row["number"] = self._next_number(table)
             self._put(table.name, row)
+            charge_writes(1)
             if journal:
                 self._add_journal(row, table.name, journal, actor, when)
             return row
@@ -538,7 +467,8 @@ class Store:
             self._business_rules(cls_table, candidate, visible, actor, insert=False)
             self._check_mandatory(cls_table, candidate)
             self._check_unique(cls_table, candidate, "update")
-            if changed or journal:
+            if changed or journal:  # an update that changes nothing writes nothing
+                charge_writes(1)
                 candidate["sys_updated_on"] = when
                 candidate["sys_updated_by"] = actor.user_name
                 candidate["sys_mod_count"] = str(int(row.get("sys_mod_count") or 0) + 1)
@@ -547,7 +477,7 @@ class Store:
                 self._index_unique(cls_table.name, row, add=True)
                 if cls_table.name == "sys_user":
                     self.user_version += 1
-                self._persist(sys_id)
+                self.persist(sys_id)
                 if journal:
                     self._add_journal(row, cls_table.name, journal, actor, when)
             return row
@@ -562,14 +492,15 @@ class Store:
             if table.read_only or self.schema.tables[cls].read_only:
                 raise AclDenied("Delete")
             self._remove(sys_id)
-            for att_id in [
+            attachments = [
                 a["sys_id"]
                 for a in self.by_table.get("sys_attachment", {}).values()
                 if a.get("table_sys_id") == sys_id
-            ]:
-                self._remove(att_id)
-            for journal_id in self.journal_index.pop(sys_id, []):
-                self._remove(journal_id)
+            ]
+            journal = self.journal_index.pop(sys_id, [])
+            for gone in attachments + journal:
+                self._remove(gone)
+            charge_writes(1 + len(attachments) + len(journal))
 
     def _remove(self, sys_id: str) -> None:
         cls = self.classes.pop(sys_id, None)
@@ -585,22 +516,19 @@ class Store:
             ids = self.journal_index.get(row.get("element_id", ""), [])
             if sys_id in ids:
                 ids.remove(sys_id)
-        self._persist(sys_id)
+        self.persist(sys_id)
 
     def save_file(self, sys_id: str, data: bytes) -> None:
         """Keep an attachment's bytes."""
         with self.lock:
             self.files[sys_id] = data
             if self.db is not None:
-                self.db.execute(
-                    "INSERT OR REPLACE INTO files (sys_id, data) VALUES (?, ?)", (sys_id, data)
-                )
+                self.db.save_file(sys_id, data)
 
     def next_import_set(self) -> str:
         """Return the next import set number (ISET0010001, ...)."""
         with self.lock:
             value = self.counters.get("sys_import_set", 10001)
             self.counters["sys_import_set"] = value + 1
-            if self.db is not None:
-                self._save_counters()
+            self._save_counters()
             return f"ISET{value:07d}"

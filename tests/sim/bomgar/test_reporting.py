@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import pytest
 import requests
 
 from tests.sim.bomgar.conftest import find, local
@@ -234,6 +235,7 @@ def test_report_of_500_sessions_is_fast(sim):
     assert first < 1.0, first
 
 
+@pytest.mark.slow
 def test_bulk_creates_ten_thousand_over_thirty_days_quickly(sim):
     """Bulk creation of 10,000 ended sessions over 30 days takes a few seconds and sends nothing."""
     end = int(time.time())

@@ -11,7 +11,6 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from connector.servicenow import updateset
 from connector.servicenow.updateset import TABLES, Column, Table, build_update_set
 from connector.sim.runtime import ServerThread
 from connector.sim.servicenow import create_app
@@ -120,7 +119,7 @@ def test_default_start_commits_our_update_set_and_reset_keeps_it(sim: Sim) -> No
     assert len(props.json()["result"]) == 1
 
 
-def test_update_set_option_loads_another_file(tmp_path: Path, monkeypatch) -> None:
+def test_update_set_option_loads_another_file(tmp_path: Path) -> None:
     """The update_set option commits the named file: a table added to the data appears."""
     extra = Table(
         "u_bomgar_access",
@@ -128,10 +127,8 @@ def test_update_set_option_loads_another_file(tmp_path: Path, monkeypatch) -> No
         "Bomgar Accesses",
         (Column("u_key", "Key", "string", 64, unique=True, display=True),),
     )
-    monkeypatch.setattr(updateset, "TABLES", (*TABLES, extra))
     path = tmp_path / "extended.xml"
-    path.write_bytes(build_update_set())
-    monkeypatch.undo()
+    path.write_bytes(build_update_set(tables=(*TABLES, extra)))
     app = create_app({"update_set": str(path)})
     schema = app.extensions["servicenow_sim"].schema
     assert schema.tables["u_bomgar_access"].own_fields["u_key"].unique

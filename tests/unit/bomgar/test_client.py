@@ -15,7 +15,7 @@ import urllib3
 from responses import matchers
 
 from connector.bomgar.client import BomgarClient
-from connector.bomgar.reports import (
+from connector.bomgar.xmldoc import (
     BomgarAuthError,
     BomgarNotFound,
     BomgarRejected,

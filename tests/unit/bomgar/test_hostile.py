@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from connector.bomgar import reports
-from connector.bomgar.reports import ReportTooLarge, UnsafeDocument
+from connector.bomgar.xmldoc import ReportTooLarge, UnsafeDocument
 from connector.errors import ProtocolError
 from tests.unit.bomgar.bigreport import SessionStream
 
@@ -153,6 +153,7 @@ def run_probe(count: int) -> dict:
     return json.loads(out.stdout)
 
 
+@pytest.mark.slow
 def test_streaming_ten_thousand_sessions_keeps_memory_flat() -> None:
     """10,000 sessions (~20 MB of XML) stream with flat peak memory: elements are freed."""
     baseline = run_probe(0)

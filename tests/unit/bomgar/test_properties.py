@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.bomgar import reports
+from connector.bomgar import replies, reports
 from connector.bomgar.events import MAX_EXTERNAL_KEY, parse_event
 from connector.errors import ConnectorError, DataError
 
@@ -75,9 +75,9 @@ PARSERS = [
     lambda data: list(reports.iter_support_sessions(io.BytesIO(data))),
     reports.parse_session_listing,
     lambda data: reports.parse_exit_surveys(data, "customer"),
-    reports.parse_session_key,
-    reports.parse_logged_in_reps,
-    reports.parse_api_info,
+    replies.parse_session_key,
+    replies.parse_logged_in_reps,
+    replies.parse_api_info,
 ]
 
 xml_fragments = st.lists(

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connector.bomgar import reports
-from connector.bomgar.reports import (
+from connector.bomgar import replies, reports, xmldoc, xmltext
+from connector.bomgar.xmldoc import (
     BomgarAuthError,
     BomgarNotFound,
     BomgarRejected,
@@ -179,14 +179,14 @@ def test_stream_parser_matches_whole_document_parser(namespace: str) -> None:
 )
 def test_parse_duration(text: str, duration: int | None) -> None:
     """Durations are HH:MM:SS with unbounded hours; absent or Unknown gives None."""
-    assert reports.parse_duration(text) == duration
+    assert xmltext.parse_duration(text) == duration
 
 
 @pytest.mark.parametrize("text", ["x", "²", "1:²:00", "9" * 5000 + ":00:00", "12:75:00", "٣"])
 def test_parse_duration_refuses_what_cannot_be_a_duration(text: str) -> None:
     """Text that is no duration (superscripts, foreign digits, 5,000-digit hours) is refused."""
-    with pytest.raises(reports.BadValue):
-        reports.parse_duration(text)
+    with pytest.raises(xmltext.BadValue):
+        xmltext.parse_duration(text)
 
 
 def test_a_session_with_unconvertible_data_comes_back_alone_with_its_problem() -> None:
@@ -276,15 +276,15 @@ def test_nested_error_in_command_reply() -> None:
         b'<rep id="1">', b'<error>Login failed</error><rep id="1">'
     )
     with pytest.raises(BomgarAuthError, match="Login failed"):
-        reports.parse_logged_in_reps(data)
+        replies.parse_logged_in_reps(data)
 
 
 def test_non_2xx_status_decides_the_class() -> None:
     """With a failing HTTP status, the status picks the class whatever the text says."""
-    assert reports.classify_error("Login failed", 503) is BomgarServerError
-    assert reports.classify_error("whatever", 429) is reports.BomgarRateLimited
-    assert reports.classify_error("whatever", 404) is BomgarNotFound
-    assert reports.classify_error("whatever", 200) is BomgarRejected
+    assert xmldoc.classify_error("Login failed", 503) is BomgarServerError
+    assert xmldoc.classify_error("whatever", 429) is xmldoc.BomgarRateLimited
+    assert xmldoc.classify_error("whatever", 404) is BomgarNotFound
+    assert xmldoc.classify_error("whatever", 200) is BomgarRejected
 
 
 def test_wrong_root_is_protocol_error() -> None:
@@ -365,7 +365,7 @@ def test_session_listing(namespace: str) -> None:
 
 def test_session_key(namespace: str) -> None:
     """generate_session_key: the expires timestamp attribute wins over its text."""
-    key = reports.parse_session_key(load("session_key.xml", namespace))
+    key = replies.parse_session_key(load("session_key.xml", namespace))
     assert key.short_key == "5180427"
     assert key.key_url == "https://support.example.test/?ak=5180427&l=en"
     assert (key.mail_subject, key.mail_body) == (
@@ -380,19 +380,19 @@ def test_session_key_expires_as_epoch_text() -> None:
     data = (
         b"<session_key><short_key>1234567</short_key><expires> 1718003600 </expires></session_key>"
     )
-    key = reports.parse_session_key(data)
+    key = replies.parse_session_key(data)
     assert key.expires == utc(2024, 6, 10, 7, 13, 20) and key.mail_subject == ""
 
 
 def test_session_key_without_short_key_is_protocol_error() -> None:
     """A session_key reply with no key cannot be used."""
     with pytest.raises(ProtocolError, match="short_key"):
-        reports.parse_session_key(b"<session_key><key_url>x</key_url></session_key>")
+        replies.parse_session_key(b"<session_key><key_url>x</key_url></session_key>")
 
 
 def test_logged_in_reps(namespace: str) -> None:
     """get_logged_in_reps: ids, names, counts, flags and the HTML direct link as text."""
-    jane, una = reports.parse_logged_in_reps(load("logged_in_reps.xml", namespace))
+    jane, una = replies.parse_logged_in_reps(load("logged_in_reps.xml", namespace))
     assert (jane.id, jane.name, jane.type) == ("1", "Jane Rep (Service Desk)", "Normal")
     assert jane.direct_link.startswith('<a href="https://support.example.test/?id=1&name=Jane"')
     assert jane.logged_in_since == utc(2024, 6, 10, 6, 13, 20)
@@ -408,7 +408,7 @@ def test_logged_in_reps(namespace: str) -> None:
 
 def test_support_teams(namespace: str) -> None:
     """get_support_teams: id, name and code name when present."""
-    teams = reports.parse_support_teams(load("support_teams.xml", namespace))
+    teams = replies.parse_support_teams(load("support_teams.xml", namespace))
     assert [(t.id, t.name, t.code_name) for t in teams] == [
         ("1", "Service Desk", "service_desk"),
         ("2", "Desktop Support", ""),
@@ -419,7 +419,7 @@ def test_api_info_both_roots(namespace: str) -> None:
     """get_api_info is read from api_information (real) or get_api_info (documented)."""
     data = load("api_info.xml", namespace)
     for doc in (data, data.replace(b"api_information", b"get_api_info")):
-        info = reports.parse_api_info(doc)
+        info = replies.parse_api_info(doc)
         assert (info.api_version, info.company_name) == ("1.18.0", "Example Corp")
         assert info.timestamp == utc(2024, 6, 10, 9, 0)
         assert info.permissions == {
@@ -431,7 +431,7 @@ def test_api_info_both_roots(namespace: str) -> None:
 
 def test_session_attributes(namespace: str) -> None:
     """get_session_attributes gives values and labels by code name, empty values kept."""
-    attrs = reports.parse_session_attributes(load("session_attributes.xml", namespace))
+    attrs = replies.parse_session_attributes(load("session_attributes.xml", namespace))
     assert attrs.values == {"external_key": "INC0000001", "ci_name": ""}
     assert attrs.labels["ci_name"] == "Configuration Item"
 
@@ -439,14 +439,14 @@ def test_session_attributes(namespace: str) -> None:
 def test_success_reply() -> None:
     """set_session_attributes replies with a success element, as root or child."""
     assert (
-        reports.parse_success(b"<success xmlns='urn:a'> Attributes set. </success>")
+        replies.parse_success(b"<success xmlns='urn:a'> Attributes set. </success>")
         == "Attributes set."
     )
     assert (
-        reports.parse_success(
+        replies.parse_success(
             b"<set_session_attributes><success>ok</success></set_session_attributes>"
         )
         == "ok"
     )
     with pytest.raises(ProtocolError):
-        reports.parse_success(b"<something/>")
+        replies.parse_success(b"<something/>")

@@ -16,7 +16,7 @@ from connector.errors import (
     ServerError,
     TransportError,
 )
-from connector.servicenow.client import in_doubt
+from connector.servicenow.answers import in_doubt
 from tests.unit.servicenow.conftest import SYS_ID, TABLE
 
 RECORD = {"sys_id": SYS_ID, "state": "2"}

@@ -64,6 +64,7 @@ def scripts(items: list[Item]) -> dict[str, dict[str, str]]:
     return found
 
 
+@pytest.mark.slow
 def test_every_script_passes_eslint_for_its_type(items: list[Item], tmp_path: Path) -> None:
     """snLint finds no error and no warning in any script of the update set."""
     if shutil.which("node") is None or not SNLINT.exists():
@@ -99,6 +100,7 @@ def test_every_script_passes_eslint_for_its_type(items: list[Item], tmp_path: Pa
     assert not reports, "\n".join(reports)
 
 
+@pytest.mark.slow
 def test_the_lint_catches_a_broken_script(tmp_path: Path) -> None:
     """The same invocation fails on ES6 in a server script, so a pass above means something."""
     if shutil.which("node") is None or not SNLINT.exists():

@@ -1,0 +1,15 @@
+"""``connector demo``: both emulators, the connector and one session, on free loopback ports."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--keep-running", is_flag=True, help="Leave everything up and print the URLs.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the import.")
+def demo(keep_running: bool, timeout: float) -> None:
+    """Start both emulators and the connector, play a session and show what landed."""
+    from connector.demo import run_demo
+
+    run_demo(keep_running=keep_running, timeout=timeout, echo=click.echo)

@@ -1,0 +1,156 @@
+"""Operating a running connector: check-config, dead-letters, unmatched, replay, backfill."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from connector.bomgar.models import valid_lsid
+from connector.cli.common import config_option, parse_when, services
+from connector.importer.poller import PollResult, find_missed
+from connector.importer.runner import drain
+from connector.servicenow import query as q
+from connector.web.webhooks import exposure_warnings
+
+
+@click.command("check-config")
+@config_option
+def check_config(config_path: str | None) -> None:
+    """Validate the config file and the mappings it names; exit non-zero on error."""
+    svc = services(config_path)
+    svc.mappings  # noqa: B018 - compiling the mappings is the check
+    click.echo(f"{svc.config.source}: OK")
+    for path in svc.mapping_paths():
+        click.echo(f"  mapping {path}: OK")
+    for warning in exposure_warnings(svc.config):
+        click.echo(f"  warning: webhook more open than needed: {warning}")
+
+
+@click.command("dead-letters")
+@config_option
+@click.option("--retry", "retry_lsids", multiple=True, metavar="LSID", help="Re-queue one.")
+@click.option("--retry-all", is_flag=True, help="Re-queue every dead letter.")
+def dead_letters(config_path: str | None, retry_lsids: tuple[str, ...], retry_all: bool) -> None:
+    """List sessions that failed permanently, or re-queue them."""
+    svc = services(config_path)
+    if retry_all or retry_lsids:
+        n = svc.store.retry_dead(None if retry_all else list(retry_lsids))
+        click.echo(f"re-queued {n} session(s); a running worker imports them")
+        if retry_lsids and n < len(retry_lsids):
+            raise click.ClickException("some LSIDs were not dead letters")
+        return
+    rows = svc.store.jobs("dead")
+    if not rows:
+        click.echo("no dead letters")
+        return
+    for row in rows:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.updated_at))
+        click.echo(f"{row.lsid}  {when}Z  attempts={row.attempts}  {row.last_error}")
+
+
+@click.command()
+@config_option
+@click.option(
+    "--attach",
+    nargs=2,
+    metavar="LSID TICKET",
+    default=None,
+    help="Write an unmatched session onto TICKET (a sys_id or a number such as INC0010001).",
+)
+@click.option("--dismiss", "dismiss_lsid", metavar="LSID", help="Close one without writing it.")
+def unmatched(
+    config_path: str | None, attach: tuple[str, str] | None, dismiss_lsid: str | None
+) -> None:
+    """List sessions kept off their ticket (no proof they belong to it), or settle one."""
+    svc = services(config_path)
+    if attach:
+        lsid, ticket = attach
+        try:
+            q.sys_id(ticket)
+        except q.QueryValueError:
+            try:
+                q.task_number(ticket)
+            except q.QueryValueError:
+                raise click.BadParameter(
+                    f"expected a ticket sys_id (32 hex characters) or number, got {ticket!r}",
+                    param_hint="--attach",
+                ) from None
+        if not svc.store.attach(lsid, ticket):
+            raise click.ClickException(f"{lsid} is not an unmatched session")
+        click.echo(f"attached {lsid} to {ticket}; a running worker writes it")
+        return
+    if dismiss_lsid:
+        if not svc.store.dismiss(dismiss_lsid, "dismissed by an administrator (unmatched)"):
+            raise click.ClickException(f"{dismiss_lsid} is not an unmatched session")
+        click.echo(f"dismissed {dismiss_lsid}; nothing was written")
+        return
+    rows = svc.store.jobs("unmatched")
+    if not rows:
+        click.echo("no unmatched sessions")
+        return
+    for row in rows:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.updated_at))
+        click.echo(f"{row.lsid}  {when}Z  {row.last_error}")
+
+
+@click.command()
+@config_option
+@click.argument("lsid")
+@click.option("--wait/--no-wait", default=True, help="Import now in this process.")
+def replay(config_path: str | None, lsid: str, wait: bool) -> None:
+    """Re-import one session (records are updated, nothing is duplicated)."""
+    if not valid_lsid(lsid):
+        raise click.BadParameter(
+            "expected 1-64 characters of A-Z, a-z, 0-9, _ and -", param_hint="LSID"
+        )
+    svc = services(config_path)
+    svc.store.queue_sessions([lsid], "replay", force=True)
+    if not wait:
+        click.echo(f"queued {lsid}")
+        return
+    drain(svc.importer(), {lsid})
+    state = svc.store.job_state(lsid)
+    click.echo(f"{lsid}: {state}")
+    if state != "done":
+        row = next((r for r in svc.store.jobs() if r.lsid == lsid), None)
+        raise click.ClickException(f"{lsid} not imported: {row.last_error if row else 'unknown'}")
+
+
+@click.command()
+@config_option
+@click.option("--since", required=True, help="Start (UTC), YYYY-MM-DD[THH:MM:SS].")
+@click.option("--until", default=None, help="End (UTC), default now.")
+@click.option("--queue-only", is_flag=True, help="Only queue; let the running worker import.")
+def backfill(config_path: str | None, since: str, until: str | None, queue_only: bool) -> None:
+    """Import every session that ended in a time range and is not imported yet."""
+    svc = services(config_path)
+    start = parse_when(since, "--since")
+    end = parse_when(until, "--until") if until else int(time.time())
+    if end <= start:
+        raise click.BadParameter("--until must be after --since", param_hint="--until")
+
+    def progress(result: PollResult) -> None:
+        click.echo(f"  listed {result.listed} sessions, queued {result.queued}", err=True)
+
+    result = find_missed(svc.store, svc.bomgar, start, end, reason="backfill", progress=progress)
+    click.echo(f"found {result.listed} sessions, {result.queued} not yet imported")
+    if queue_only or not result.queued:
+        return
+    done_before = svc.store.counts()["done"]
+    importer = svc.importer()
+    last = time.monotonic()
+    while importer.run_once():
+        if time.monotonic() - last > 2:
+            counts = svc.store.counts()
+            click.echo(
+                f"  imported {counts['done'] - done_before}, pending {counts['pending']},"
+                f" dead {counts['dead']}",
+                err=True,
+            )
+            last = time.monotonic()
+    counts = svc.store.counts()
+    click.echo(
+        f"imported {counts['done'] - done_before}; pending {counts['pending']}"
+        f" (retrying later), dead letters {counts['dead']}"
+    )

@@ -1,0 +1,257 @@
+"""The typed configuration: frozen sections built once from the checked values, passed down.
+
+Code reads ``config.worker.lease_seconds`` (a float, already checked and converted), never a
+string key. Every field here is a setting of the same dotted path in ``settings.SETTINGS``; a test
+checks that the two agree, so a new setting is a row there and a field here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from connector.config.settings import BY_PATH
+
+
+@dataclass(frozen=True)
+class OAuthSettings:
+    """OAuth to the instance (empty client_id: Basic auth)."""
+
+    client_id: str
+    client_secret: str
+    grant_type: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class ServiceNowSettings:
+    """The instance: where, as whom, how patiently."""
+
+    instance_url: str
+    username: str
+    password: str
+    oauth: OAuthSettings
+    verify_tls: bool | str
+    timeout_seconds: float
+    max_concurrent: int
+    write_settle_seconds: float
+
+
+@dataclass(frozen=True)
+class BomgarSettings:
+    """The appliance: where, as which API account, how fast."""
+
+    appliance_url: str
+    client_id: str
+    client_secret: str
+    verify_tls: bool | str
+    timeout_seconds: float
+    max_requests_per_second: float
+    max_report_bytes: int
+    use_ns_paths: bool
+    appliance_id: str
+    rep_match: str
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Who may post outbound events, and how much."""
+
+    token: str
+    allowed_networks: tuple[str, ...]
+    trusted_proxies: tuple[str, ...]
+    max_body_bytes: int
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """The durable inbox, jobs and ledger."""
+
+    path: str
+    events_retention_days: float
+    synchronous: str
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How sessions are claimed, imported and retried."""
+
+    batch_size: int
+    poll_seconds: float
+    lease_seconds: float
+    max_attempts: int
+    retry_base_seconds: float
+    retry_max_seconds: float
+    auto_create_incident: bool
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """Which sessions may write onto a ticket."""
+
+    attach_policy: str
+    external_key_secret: str
+    issued_key_max_age_seconds: float
+
+
+@dataclass(frozen=True)
+class PollerSettings:
+    """The missed-session poller."""
+
+    enabled: bool
+    interval_seconds: float
+    overlap_seconds: float
+    initial_lookback_seconds: float
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Who may call /api/v1, and on which tables."""
+
+    tokens: tuple[str, ...]
+    username: str
+    task_tables: tuple[str, ...]
+    password: str
+
+
+@dataclass(frozen=True)
+class SupportSettings:
+    """Signed Get Support Now links and session keys."""
+
+    signing_secret: str
+    link_ttl_seconds: int
+    session_key_ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """When /health warns."""
+
+    max_pending_age_seconds: float
+    max_unmatched: int
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Where the processes of one box share their counters."""
+
+    directory: str
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """Log level and line format."""
+
+    level: str
+    format: str
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting, checked, converted and grouped by section."""
+
+    servicenow: ServiceNowSettings
+    bomgar: BomgarSettings
+    webhook: WebhookSettings
+    store: StoreSettings
+    mappings: tuple[str, ...]
+    worker: WorkerSettings
+    security: SecuritySettings
+    poller: PollerSettings
+    api: ApiSettings
+    support: SupportSettings
+    health: HealthSettings
+    metrics: MetricsSettings
+    logging: LoggingSettings
+    source: str = field(default="<defaults>", compare=False)
+
+    @classmethod
+    def build(cls, values: dict[str, Any], source: str) -> Config:
+        """Group checked values by dotted path into the typed sections."""
+        return _build(cls, "", values, extra={"source": source})
+
+    def value(self, path: str) -> Any:
+        """Return one setting by its dotted path (for display and generic tooling only)."""
+        node: Any = self
+        for part in path.split("."):
+            node = getattr(node, part)
+        return node
+
+    def as_values(self) -> dict[str, Any]:
+        """Return every setting by dotted path, as a config file or ``validate`` takes them."""
+        return {path: _plain(self.value(path)) for path in BY_PATH}
+
+    def redacted(self) -> dict[str, Any]:
+        """Return every setting with secrets replaced, for display."""
+        out = {}
+        for path, value in self.as_values().items():
+            if BY_PATH[path].kind == "secret" and value:
+                value = "***"
+            elif path == "api.tokens":
+                value = ["***"] * len(value)
+            out[path] = value
+        return out
+
+    def metrics_directory(self) -> Path:
+        """Return the folder the box's processes share their counters in."""
+        if self.metrics.directory:
+            return Path(self.metrics.directory)
+        return Path(self.store.path).with_name(Path(self.store.path).name + ".metrics")
+
+    def mapping_files(self) -> list[Path]:
+        """Return the configured mapping files (a folder stands for its YAML files)."""
+        paths: list[Path] = []
+        for entry in self.mappings:
+            p = Path(entry)
+            paths.extend(sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml")) if p.is_dir() else [p])
+        return paths
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _section_type(annotation: Any) -> type | None:
+    """Return the dataclass a field holds, if it holds one."""
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        return annotation
+    return None
+
+
+def _build(
+    cls: Any, prefix: str, values: dict[str, Any], extra: dict[str, Any] | None = None
+) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = dict(extra or {})
+    for f in fields(cls):
+        if f.name in kwargs:
+            continue
+        path = f"{prefix}{f.name}"
+        section = _section_type(hints[f.name])
+        if section is not None:
+            kwargs[f.name] = _build(section, path + ".", values)
+            continue
+        value = values[path]
+        if typing.get_origin(hints[f.name]) is tuple:
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def field_paths(cls: type = Config, prefix: str = "") -> list[str]:
+    """Return the dotted paths of every setting field of the typed configuration."""
+    hints = typing.get_type_hints(cls)
+    paths: list[str] = []
+    for f in fields(cls):
+        if f.name == "source" and cls is Config:
+            continue
+        section = _section_type(hints[f.name])
+        if section is not None:
+            paths += field_paths(section, f"{prefix}{f.name}.")
+        else:
+            paths.append(f"{prefix}{f.name}")
+    return paths

@@ -1,0 +1,172 @@
+"""Run the importer as a long-lived worker: import threads, the scheduler, signals, draining.
+
+``run_worker`` starts the import threads and the scheduled jobs (the missed-session poller,
+releasing a dead worker's claims, pruning old events) and keeps them until ``stop`` is set; the
+command line sets it on SIGTERM or SIGINT. ``drain`` imports in the calling thread until given
+sessions are settled, for ``replay`` and ``backfill``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from connector.importer.poller import poll_missed_sessions
+from connector.importer.worker import Importer
+
+log = logging.getLogger(__name__)
+
+
+class WorkerLoop:
+    """Run the importer in a few threads until stopped."""
+
+    def __init__(self, importer: Importer, *, threads: int = 2, poll_seconds: float = 0.5) -> None:
+        self.importer = importer
+        self.threads = threads
+        self.poll_seconds = poll_seconds
+        self.stop_event = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Release dead workers' claims and start the import threads."""
+        released = self.importer.store.release_dead_owners(self.importer.settle)
+        if released:
+            log.warning("re-queued %d sessions claimed by a worker that died", released)
+        for n in range(self.threads):
+            t = threading.Thread(target=self._run, name=f"importer-{n}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                claimed = self.importer.run_once()
+            except Exception:  # keep the worker alive; the job's lease brings it back
+                log.exception("import pass failed")
+                claimed = 0
+            if not claimed:
+                self.stop_event.wait(self.poll_seconds)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the threads to finish their current pass and wait for them."""
+        self.stop_event.set()
+        for t in self._threads:
+            t.join(timeout)
+        self.importer.leases.close()
+
+
+def run_worker(
+    importer: Importer,
+    stop: threading.Event,
+    *,
+    threads: int = 2,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Run the import threads and the scheduled jobs until ``stop`` is set."""
+    config = importer.config
+    loop = WorkerLoop(importer, threads=threads, poll_seconds=config.worker.poll_seconds)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    if config.poller.enabled:
+        scheduler.add_job(
+            poll_job,
+            "interval",
+            args=[importer],
+            id="poll-missed-sessions",
+            seconds=config.poller.interval_seconds,
+            next_run_time=dt.datetime.now(dt.UTC),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+    scheduler.add_job(
+        importer.store.release_dead_owners,
+        "interval",
+        args=[importer.settle],
+        id="release-dead-claims",
+        seconds=10,
+        max_instances=1,
+        coalesce=True,
+    )
+    if config.store.events_retention_days > 0:
+        scheduler.add_job(
+            prune_events,
+            "interval",
+            args=[importer],
+            id="prune-events",
+            seconds=3600,
+            next_run_time=dt.datetime.now(dt.UTC),
+            max_instances=1,
+            coalesce=True,
+        )
+    loop.start()
+    scheduler.start()
+    log.info("worker started (%d import threads)", threads)
+    if on_ready is not None:
+        on_ready()
+    try:
+        stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+        loop.stop()
+        log.info("worker stopped")
+
+
+def poll_job(importer: Importer) -> None:
+    """Run one missed-session poll; a failure waits for the next run from the same watermark."""
+    try:
+        poll_missed_sessions(
+            importer.store,
+            importer.bomgar,
+            overlap=importer.config.poller.overlap_seconds,
+            initial_lookback=importer.config.poller.initial_lookback_seconds,
+            metrics=importer.metrics,
+        )
+    except Exception as exc:  # the next run retries from the same watermark
+        log.error("poll failed: %s", exc)
+
+
+def prune_events(importer: Importer) -> int:
+    """Delete stored events older than store.events_retention_days; return how many."""
+    days = importer.config.store.events_retention_days
+    try:
+        removed = importer.store.prune_events(time.time() - days * 86400)
+    except Exception as exc:  # the next run tries again
+        log.error("pruning old events failed: %s", exc)
+        return 0
+    importer.metrics.inc("connector_events_pruned_total", removed)
+    if removed:
+        log.info("pruned %d events older than %g days", removed, days)
+    return removed
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """Set ``stop`` on SIGTERM and SIGINT, so the worker finishes its current pass and leaves."""
+
+    def handler(signum: int, frame: Any) -> None:
+        log.info("signal %d received; finishing current work", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def drain(importer: Importer, lsids: set[str] | None = None, timeout: float = 600) -> None:
+    """Import in this thread until the given (or all ready) sessions are settled."""
+    store = importer.store
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        claimed = importer.run_once()
+        if lsids is not None:
+            if all(store.job_state(x) not in ("pending", "running") for x in lsids):
+                return
+        elif not claimed:
+            return
+        if not claimed:
+            time.sleep(0.2)
