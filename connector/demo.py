@@ -209,7 +209,8 @@ def echo_landed(data: dict[str, Any], echo: Callable[[str], None]) -> None:
     echo(f"\n== u_bomgar_survey_response ({len(data['surveys'])} rows) ==")
     for row in data["surveys"]:
         answer = row["u_answer"].replace("\n", " ")[:40]
-        echo(f"  {row['u_survey_type']:15} {row['u_question'][:40]:40} {answer}")
+        question = row.get("u_question_label") or row["u_question"]
+        echo(f"  {row['u_survey_type']:15} {question[:40]:40} {answer}")
     if data["attachments"]:
         echo("\n== attachments on the session record ==")
         for att in data["attachments"]:
