@@ -12,8 +12,9 @@ answering, while the request still holds its concurrency slot.
 from __future__ import annotations
 
 import threading
+import time
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connector.sim.faults import Stats
@@ -21,10 +22,11 @@ from connector.sim.faults import Stats
 
 @dataclass
 class Charges:
-    """Records one request (or one Batch item) has read and written so far."""
+    """Records one request (or one Batch item) has read and written so far, since when."""
 
     reads: int = 0
     writes: int = 0
+    started: float = field(default_factory=time.monotonic)
 
     def ms(self, read_ms: float, write_ms: float) -> float:
         """Return the server time these records cost."""

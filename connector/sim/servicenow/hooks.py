@@ -72,7 +72,10 @@ def spend_server_time() -> None:
     charges = meter[0]
     ms = charges.ms(st.instance_faults.read_ms, st.instance_faults.write_ms)
     if ms > 0:
-        time.sleep(ms / 1000.0)
+        # The emulator's own work is part of the server time: sleep only what is left, so the
+        # time a request holds its slot is the model's, not the model's plus Python's.
+        spent = (time.monotonic() - charges.started) * 1000
+        time.sleep(max(0.0, ms - spent) / 1000.0)
     st.stats.charge(charges, ms)
 
 
