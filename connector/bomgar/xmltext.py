@@ -62,6 +62,8 @@ class Kids:
 def raw_text(el: etree._Element | None) -> str:
     if el is None:
         return ""
+    if not len(el):  # a leaf, nearly always: its text, without walking it
+        return (el.text or "").strip()
     return "".join(el.itertext()).strip()
 
 
