@@ -119,6 +119,43 @@ def _spawn(name: str, args: Sequence[str], workdir: Path) -> Proc:
     return Proc(name, popen, log_path=log_path)
 
 
+# The instance the import benchmarks run against (docs/emulators/servicenow.md, "Cost model"):
+# assumptions about an instance, not measurements of one.
+COST_MODEL = {"latency_ms": 40.0, "read_ms": 10.0, "write_ms": 30.0, "max_concurrent": 8}
+
+
+def cost_flags(model: dict[str, float]) -> list[str]:
+    """Turn a cost model into ``connector sim servicenow`` flags."""
+    return [
+        "--latency-ms",
+        str(model["latency_ms"]),
+        "--read-ms",
+        str(model["read_ms"]),
+        "--write-ms",
+        str(model["write_ms"]),
+        "--max-concurrent",
+        str(int(model["max_concurrent"])),
+    ]
+
+
+def instance_limit(reads: float, writes: float, model: dict[str, float]) -> float:
+    """Return the sessions/s an instance's slots serve when always busy with useful work.
+
+    One session's useful work is the records it must read and write; the per-request latency is
+    left out, because perfect batching spreads it over ever more sessions.
+    """
+    per_session_ms = reads * model["read_ms"] + writes * model["write_ms"]
+    return model["max_concurrent"] * 1000.0 / per_session_ms if per_session_ms else 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU seconds a process has used so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def start_servicenow(workdir: Path, *extra: str, port: int | None = None) -> Proc:
     """Start ``connector sim servicenow`` and wait until it answers."""
     port = port or free_port()
@@ -150,13 +187,10 @@ def start_connector(
     return proc
 
 
-def start_worker(workdir: Path, config_path: Path, *, threads: int = 2) -> Proc:
-    """Start ``connector worker`` (no URL; SIGKILL-able)."""
-    return _spawn(
-        "connector-worker",
-        ["worker", "--config", str(config_path), "--threads", str(threads)],
-        workdir,
-    )
+def start_worker(workdir: Path, config_path: Path, *, threads: int | None = 2) -> Proc:
+    """Start ``connector worker`` (no URL; SIGKILL-able); threads None: the worker's default."""
+    extra = [] if threads is None else ["--threads", str(threads)]
+    return _spawn("connector-worker", ["worker", "--config", str(config_path), *extra], workdir)
 
 
 def events_url(connector_url: str) -> str:
