@@ -38,6 +38,7 @@ from connector.mapping.templates import (
     NoteSpec,
     Record,
     RecordSpec,
+    Scope,
     TemplateRenderError,
     duration_seconds,
     explain,
@@ -166,7 +167,7 @@ class MappingSet:
                     answer = (
                         survey.answers[0] if survey.answers else SurveyAnswer("", "", "", "yes")
                     )
-                    run_ctx = {**ctx, "survey": survey, "answer": answer}
+                    run_ctx = ctx.extend(survey=survey, answer=answer)
                 else:
                     run_ctx = ctx
                 for f in spec.fields:
@@ -176,7 +177,7 @@ class MappingSet:
             for rule in self._attachments:
                 attempt(rule.file_name, ctx)
                 attempt(rule.content, ctx)
-                attempt(rule.note, {**ctx, "attachment_name": "sample.txt"})
+                attempt(rule.note, ctx.extend(attachment_name="sample.txt"))
             for f in self._incident:
                 attempt(f.template, self._incident_context(session))
         for name, contexts in sample_text_contexts().items():
@@ -202,14 +203,14 @@ class MappingSet:
 
     # ---- rendering
 
-    @staticmethod
     def _context(
+        self,
         session: SupportSession,
         ticket: Mapping[str, Any] | None,
         rep_user: Mapping[str, Any] | None,
         appliance_id: str,
-    ) -> dict[str, Any]:
-        return {
+    ) -> Scope:
+        values = {
             "session": session,
             "lsid": session.lsid,
             "ticket": Record(ticket or {}),
@@ -221,8 +222,9 @@ class MappingSet:
             "duration_seconds": duration_seconds(session),
             "marker": MARKER_FORMAT.format(lsid=session.lsid),
         }
+        return Scope.of(self._env, values)
 
-    def _incident_context(self, session: SupportSession) -> dict[str, Any]:
+    def _incident_context(self, session: SupportSession) -> Scope:
         ctx = self._context(session, None, None, "")
         del ctx["ticket"], ctx["rep_user"], ctx["marker"]
         return ctx
@@ -265,7 +267,7 @@ class MappingSet:
                 limit = limits.get(rule.field)
                 if limit is None or len(values[rule.field]) <= limit:
                     continue
-                note = rule.note.render({**ctx, "attachment_name": name})
+                note = rule.note.render(ctx.extend(attachment_name=name))
                 room = limit - len(note)
                 values[rule.field] = (
                     values[rule.field][:room] + note if room > 0 else fit(note, limit)
@@ -301,9 +303,7 @@ class MappingSet:
             )
         return key
 
-    def _work_note(
-        self, ctx: Mapping[str, Any], ticket: Mapping[str, Any], sys_id: str
-    ) -> JournalWrite:
+    def _work_note(self, ctx: Scope, ticket: Mapping[str, Any], sys_id: str) -> JournalWrite:
         assert self._note is not None
         marker = ctx["marker"]
         text = self._note.template.render(ctx).strip()
@@ -318,7 +318,7 @@ class MappingSet:
         table = ticket.get("sys_class_name") or "task"
         return JournalWrite(table, sys_id, self._note.element, text, marker)
 
-    def _survey_rows(self, ctx: Mapping[str, Any], session: SupportSession) -> list[RecordWrite]:
+    def _survey_rows(self, ctx: Scope, session: SupportSession) -> list[RecordWrite]:
         spec = self._surveys
         assert spec is not None
         rows: dict[tuple[str, ...], RecordWrite] = {}
@@ -326,9 +326,7 @@ class MappingSet:
             for answer in survey.answers:
                 if spec.skip_empty and not (answer.answer or "").strip():
                     continue
-                values = self._render_fields(
-                    spec.fields, {**ctx, "survey": survey, "answer": answer}
-                )
+                values = self._render_fields(spec.fields, ctx.extend(survey=survey, answer=answer))
                 values = self._fit_fields(spec.fields, values)
                 key = self._key(spec, values, session.lsid)
                 # Same key twice (a question asked twice): the later answer wins, one row.

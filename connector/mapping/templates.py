@@ -63,10 +63,38 @@ class CompiledTemplate:
 
     def render(self, context: Mapping[str, Any]) -> str:
         """Render, turning any failure into a TemplateRenderError naming file, line and path."""
+        template = self.compiled
+        env = template.environment
+        parent = context if isinstance(context, Scope) else Scope.of(env, context)
         try:
-            return self.compiled.render(context)
+            # Template.render, less its per-call copies of the globals (a ChainMap, slow to
+            # iterate): an import renders some forty templates a session, all from one Scope.
+            # No globals_keys: they only matter to {% import %}/{% include %}, which need a
+            # loader the sandbox does not have.
+            ctx = env.context_class(env, parent, template.name, template.blocks)
+            try:
+                return env.concat(template.root_render_func(ctx))
+            except Exception:
+                env.handle_exception()  # re-raises with the template's own line numbers
         except Exception as exc:  # admin templates may fail in any way
             raise TemplateRenderError(self, exc, _template_line(exc)) from exc
+
+
+class Scope(dict):
+    """A render context already merged with the environment's globals, shared by many templates."""
+
+    @classmethod
+    def of(cls, env: jinja2.Environment, values: Mapping[str, Any]) -> Scope:
+        """Merge the environment's globals with the values (the values win, as in Jinja)."""
+        scope = cls(env.globals)
+        scope.update(values)
+        return scope
+
+    def extend(self, **values: Any) -> Scope:
+        """Return a copy with more names set."""
+        scope = Scope(self)
+        scope.update(values)
+        return scope
 
 
 @dataclass
@@ -126,9 +154,29 @@ def duration_seconds(session: SupportSession) -> int | None:
     return None
 
 
+class Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, remembering which attributes of which types it found safe."""
+
+    _MEMO_LIMIT = 4096  # attribute names can come from data ("obj[name]"): keep the memo bounded
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._safe: dict[tuple[type, str], bool] = {}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """Decide as the immutable sandbox does; its answer depends only on the type and name."""
+        key = (type(obj), attr)
+        known = self._safe.get(key)
+        if known is None:
+            known = super().is_safe_attribute(obj, attr, value)
+            if len(self._safe) < self._MEMO_LIMIT:
+                self._safe[key] = known
+        return known
+
+
 def make_env(lookups: Mapping[str, Mapping[str, str]]) -> ImmutableSandboxedEnvironment:
     # Plain text for ServiceNow fields and mails, not HTML: escaping would corrupt "<" and "&".
-    env = ImmutableSandboxedEnvironment(  # noqa: S701
+    env = Sandbox(  # noqa: S701
         undefined=StrictUndefined,
         autoescape=False,
         trim_blocks=True,
