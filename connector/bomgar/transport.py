@@ -120,12 +120,10 @@ class Transport:
         if self._is_json(resp):
             data = json_or_none(body)
             return isinstance(data, dict) and data.get("error") == "access_denied"
-        if b"error" not in body:
+        if b"error" not in body or len(body) > self.max_report_bytes:
             return False
-        try:
-            message = xmldoc.find_error(xmldoc.parse_xml(body, max_bytes=self.max_report_bytes))
-        except RemoteError:
-            return False
+        # Reports routinely mention "error" in chat and system information: look at the head.
+        message = xmldoc.leading_error(body)
         return message is not None and xmldoc.is_token_problem(message)
 
     def _request(

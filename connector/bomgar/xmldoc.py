@@ -236,6 +236,46 @@ def find_error(root: etree._Element) -> str | None:
     return None
 
 
+LEAD_CHUNK = 4096
+
+
+def leading_error(data: bytes) -> str | None:
+    """Return the message of an ``<error>`` that is the root or the root's first child, else None.
+
+    Reads only as far as the answer needs (a report of sessions is decided at its first
+    ``<session>``), so a large reply is not parsed twice just to learn it is no error.
+    Malformed or unsafe documents give None: whoever parses the whole reply reports them.
+    """
+    try:
+        check_head(data[:HEAD_BYTES])
+    except ProtocolError:
+        return None
+    parser = etree.XMLPullParser(events=("start", "end"), **PARSER_OPTIONS)
+    depth = 0
+    target: etree._Element | None = None
+    try:
+        for offset in range(0, len(data), LEAD_CHUNK):
+            parser.feed(data[offset : offset + LEAD_CHUNK])
+            for event, el in parser.read_events():
+                if event == "start":
+                    depth += 1
+                    if depth == 1 and local(el) == "error":
+                        target = el
+                    elif depth == 2 and target is None:
+                        if local(el) != "error":
+                            return None
+                        target = el
+                    continue
+                if el is target:
+                    return raw_text(el) or "unspecified error"
+                depth -= 1
+                if depth == 0:
+                    return None
+    except etree.XMLSyntaxError:
+        return None
+    return None
+
+
 def check_error(root: etree._Element, status: int | None = None) -> None:
     """Raise the matching BomgarAPIError when the document is (or holds) an ``<error>``."""
     message = find_error(root)

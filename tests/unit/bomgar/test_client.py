@@ -191,6 +191,38 @@ def test_renew_once_on_access_denied_body(rsps, client) -> None:
     assert client.tokens_minted == 2
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        b'<error xmlns="http://www.bomgar.com/namespaces/API/command">Invalid token</error>',
+        b"<?xml version='1.0'?><api_information><error>Access denied</error></api_information>",
+    ],
+)
+def test_renew_once_on_xml_token_error(rsps, client, refusal) -> None:
+    """An XML error about the token, as the root or the root's first child, renews it once."""
+    add_token(rsps, "tok1")
+    add_command(rsps, "get_api_info", refusal, token="tok1")
+    add_token(rsps, "tok2")
+    add_command(rsps, "get_api_info", load("api_info.xml"), token="tok2")
+    assert client.get_api_info().company_name == "Example Corp"
+    assert client.tokens_minted == 2
+
+
+def test_report_mentioning_token_errors_keeps_the_token(rsps, client) -> None:
+    """A report whose chat talks of "token error" is data, not a refused token."""
+    chat = "<error>".replace("<", "&lt;").replace(">", "&gt;") + " access token expired"
+    extra = f'<session lsid="{"e" * 32}"><error_note>{chat}</error_note></session>'
+    body = load("support_sessions.xml").replace(
+        b"</session_list>", extra.encode() + b"</session_list>"
+    )
+    assert b"error" in body
+    add_token(rsps, "tok1")
+    rsps.get(REPORTING, body=body, content_type="text/xml")
+    sessions = client.support_sessions([LSID])
+    assert sessions[-1].lsid == "e" * 32
+    assert client.tokens_minted == 1
+
+
 def test_second_401_is_auth_error_without_more_tokens(rsps, client, sleeps) -> None:
     """If the fresh token is refused too, AuthError is raised: no loop, no retries."""
     add_token(rsps, "tok1")

@@ -450,3 +450,29 @@ def test_success_reply() -> None:
     )
     with pytest.raises(ProtocolError):
         replies.parse_success(b"<something/>")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'<error xmlns="x">Invalid token</error>', "Invalid token"),
+        (b"<?xml version='1.0'?><logged_in_reps><error>Denied</error></logged_in_reps>", "Denied"),
+        (b"<!-- note --><r><!-- c --><error>tok</error></r>", "tok"),
+        (b"<error/>", "unspecified error"),
+        # An error after the first child belongs to whoever parses the whole document.
+        (b'<session_list><session lsid="a"/><error>token</error></session_list>', None),
+        (b"<session_list/>", None),
+        (b"<a><b>", None),
+        (b"not xml at all", None),
+        (b'<!DOCTYPE r [<!ENTITY e "token">]><error>&e;</error>', None),
+    ],
+)
+def test_leading_error(body, expected):
+    """Only an <error> root or first child counts, and hostile or broken XML gives None."""
+    assert xmldoc.leading_error(body) == expected
+
+
+def test_leading_error_stops_at_the_first_session():
+    """A report is decided at its first session: a broken tail is never read."""
+    body = b'<session_list><session lsid="a"></session>' + b" " * 10_000 + b"<<<broken"
+    assert xmldoc.leading_error(body) is None
