@@ -116,16 +116,19 @@ def _file_items(event: etree._Element, data: dict[str, str]) -> list[tuple[str, 
 def _apply_event(session: SupportSession, ev: etree._Element) -> None:
     """Add one session_details/event to the session and to the derived lists."""
     k = Kids(ev)
+    parts = k.map
     event_type = (ev.get("event_type") or "").strip()
-    when = epoch_to_datetime(ev.get("timestamp")) or parse_iso(ev.get("timestamp") or "")
-    performed_by = actor_of(k.first("performed_by"))
-    destination = actor_of(k.first("destination"))
+    stamp = ev.get("timestamp")
+    when = epoch_to_datetime(stamp) or parse_iso(stamp or "")
+    performed_by = actor_of(parts.get("performed_by"))
+    destination = actor_of(parts.get("destination"))
     body = _body(k)
-    data = values_of(k.first("data"))
-    for name in ("filename", "filesize"):
-        text = k.text(name)
-        if text:
-            data.setdefault(name, text)
+    data = values_of(parts.get("data"))
+    if "filename" in parts or "filesize" in parts:
+        for name in ("filename", "filesize"):
+            text = k.text(name)
+            if text:
+                data.setdefault(name, text)
     session.events.append(
         SessionEvent(
             timestamp=when,

@@ -39,24 +39,31 @@ def child_of(el: etree._Element | None, name: str) -> etree._Element | None:
 
 
 class Kids:
-    """Children of one element indexed by local name (one pass instead of a scan per lookup)."""
+    """The first child of each local name of one element: one pass instead of a scan per lookup."""
 
     __slots__ = ("map",)
 
     def __init__(self, el: etree._Element | None) -> None:
-        self.map: dict[str, list[etree._Element]] = {}
+        found: dict[str, etree._Element] = {}
         if el is not None:
             for child in el:
                 tag = child.tag
-                if isinstance(tag, str):
-                    self.map.setdefault(tag.rpartition("}")[2], []).append(child)
+                if tag.__class__ is str:  # comments and PIs have a function for a tag
+                    name = tag[tag.rfind("}") + 1 :]
+                    if name not in found:
+                        found[name] = child
+        self.map = found
 
     def first(self, name: str) -> etree._Element | None:
-        found = self.map.get(name)
-        return found[0] if found else None
+        return self.map.get(name)
 
     def text(self, name: str) -> str:
-        return text_of(self.first(name))
+        """Return the child's text as text_of() does."""
+        el = self.map.get(name)
+        if el is None:
+            return ""
+        value = ("".join(el.itertext()) if len(el) else (el.text or "")).strip()
+        return "" if value == "Unknown" else value
 
 
 def raw_text(el: etree._Element | None) -> str:
@@ -102,7 +109,7 @@ def epoch_to_datetime(value: str | int | None) -> datetime | None:
     if value is None:
         return None
     try:
-        seconds = int(str(value).strip())
+        seconds = int(value)  # int() trims the same whitespace str.strip() does
     except ValueError:
         return None
     try:
@@ -163,7 +170,8 @@ def parse_duration(value: str) -> int | None:
 def actor_of(el: etree._Element | None) -> Actor | None:
     if el is None:
         return None
-    return Actor(kind=attr_of(el, "type"), gsnumber=attr_of(el, "gsnumber"), name=text_of(el))
+    get = el.get
+    return Actor(kind=clean(get("type")), gsnumber=clean(get("gsnumber")), name=text_of(el))
 
 
 def values_of(el: etree._Element | None) -> dict[str, str]:
