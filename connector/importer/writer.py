@@ -42,6 +42,10 @@ NOTE_EFFECT = "work_note"
 # Which sessions the caller still holds, of those asked about.
 Guard = Callable[[Iterable[str]], set[str]]
 
+#: A write is answered with these fields only: the writer needs the sys_id, and the whole record
+#: (a 4,000-character transcript, the ticket's every column) would cost both sides to encode.
+ANSWER_FIELDS = ("sys_id",)
+
 
 def survey_effect(row: RecordWrite) -> str:
     """Name the ledger effect of one survey row by its key."""
@@ -197,7 +201,7 @@ class PlanWriter:
                     BatchRequest(
                         id=item_id,
                         method="PATCH",
-                        url=table_url(rec.table, existing),
+                        url=table_url(rec.table, existing, fields=ANSWER_FIELDS),
                         body=rec.fields,
                     )
                 )
@@ -206,7 +210,7 @@ class PlanWriter:
                     BatchRequest(
                         id=item_id,
                         method="POST",
-                        url=table_url(rec.table),
+                        url=table_url(rec.table, fields=ANSWER_FIELDS),
                         body=rec.fields,
                     )
                 )
@@ -222,7 +226,7 @@ class PlanWriter:
                 BatchRequest(
                     id=item_id,
                     method="PATCH",
-                    url=table_url(note.table, note.sys_id),
+                    url=table_url(note.table, note.sys_id, fields=ANSWER_FIELDS),
                     body={note.element: note.text},
                 )
             )
@@ -277,7 +281,12 @@ class PlanWriter:
                     fields[row.session_link_field] = session_id
                 item_id = f"v:{plan.lsid}:{n}"
                 phase3.append(
-                    BatchRequest(id=item_id, method="POST", url=table_url(row.table), body=fields)
+                    BatchRequest(
+                        id=item_id,
+                        method="POST",
+                        url=table_url(row.table, fields=ANSWER_FIELDS),
+                        body=fields,
+                    )
                 )
                 owners[item_id] = (plan.lsid, effect)
             if plan.attachments:

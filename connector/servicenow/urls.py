@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,20 @@ def table_url(
     becomes ``sysparm_fields``; other keyword arguments are added verbatim
     (``sysparm_query="active=true"``).
     """
+    if sys_id is None and not params:
+        # The same few write URLs come up for every record an import writes.
+        return _plain_url(table, tuple(fields or ()))
+    return _build(table, sys_id, fields, params)
+
+
+@functools.lru_cache(maxsize=256)
+def _plain_url(table: str, fields: tuple[str, ...]) -> str:
+    return _build(table, None, fields, {})
+
+
+def _build(
+    table: str, sys_id: str | None, fields: Sequence[str] | None, params: dict[str, Any]
+) -> str:
     path = f"/api/now/table/{check_name(table)}"
     if sys_id is not None:
         path += f"/{check_sys_id(sys_id)}"
