@@ -120,7 +120,9 @@ def make_lookup(tables: Mapping[str, Mapping[str, str]]) -> Callable[..., str]:
 
 def _clock(when: datetime | None) -> str:
     moment = _as_utc(when)
-    return "--:--:--" if moment is None else moment.strftime("%H:%M:%S")
+    if moment is None:
+        return "--:--:--"
+    return f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"  # strftime is slower
 
 
 def transcript(chat: Iterable[ChatMessage] | None) -> str:
