@@ -58,8 +58,13 @@ def serve(config_path: str | None, host: str, port: int, workers: int, threads: 
 
 @click.command()
 @config_option
-@click.option("--threads", default=2, show_default=True, type=int, help="Import threads.")
-def worker(config_path: str | None, threads: int) -> None:
+@click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Import threads [default: worker.threads].",
+)
+def worker(config_path: str | None, threads: int | None) -> None:
     """Import queued sessions and poll for missed ones (one process per box is enough)."""
     config = load_config(config_path)
     share_counters(config)
@@ -69,7 +74,7 @@ def worker(config_path: str | None, threads: int) -> None:
     run_worker(
         svc.importer(),
         stop,
-        threads=threads,
+        threads=threads or config.import_threads(),
         on_ready=lambda: click.echo("worker started", err=True),
     )
 

@@ -81,6 +81,7 @@ class WorkerSettings:
     """How sessions are claimed, imported and retried."""
 
     batch_size: int
+    threads: int
     poll_seconds: float
     lease_seconds: float
     max_attempts: int
@@ -150,6 +151,10 @@ class LoggingSettings:
     format: str
 
 
+#: Import threads beyond the ServiceNow slots: groups fetching and parsing while others write.
+SPARE_IMPORT_THREADS = 4
+
+
 @dataclass(frozen=True)
 class Config:
     """Every setting, checked, converted and grouped by section."""
@@ -201,6 +206,10 @@ class Config:
         if self.metrics.directory:
             return Path(self.metrics.directory)
         return Path(self.store.path).with_name(Path(self.store.path).name + ".metrics")
+
+    def import_threads(self) -> int:
+        """Return how many import threads the worker runs (worker.threads, 0 sized to the slots)."""
+        return self.worker.threads or self.servicenow.max_concurrent + SPARE_IMPORT_THREADS
 
     def mapping_files(self) -> list[Path]:
         """Return the configured mapping files (a folder stands for its YAML files)."""

@@ -201,6 +201,14 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "worker.threads",
+        "int",
+        0,
+        "Import threads; 0 runs servicenow.max_concurrent + 4, so while some groups fetch and"
+        " parse, every instance slot the connector may use has a group ready to send.",
+        minimum=0,
+    ),
+    Setting(
         "worker.poll_seconds",
         "float",
         0.5,

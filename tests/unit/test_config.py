@@ -61,6 +61,20 @@ def test_interpolation_and_defaults(tmp_path):
     assert config.servicenow.verify_tls is True
 
 
+def test_import_threads_follow_the_instance_slots(tmp_path):
+    """worker.threads 0 sizes the import threads to the ServiceNow slots plus spares."""
+    path = write(tmp_path, MINIMAL)
+    assert cfg.load(path, env={"SN_PW": "pw"}).import_threads() == 8 + 4
+    text = MINIMAL + "worker:\n  threads: 0\n"
+    text = text.replace("password: ${SN_PW}", "password: ${SN_PW}\n  max_concurrent: 3")
+    assert cfg.load(write(tmp_path, text), env={"SN_PW": "pw"}).import_threads() == 3 + 4
+    text = MINIMAL + "worker:\n  threads: 5\n"
+    assert cfg.load(write(tmp_path, text), env={"SN_PW": "pw"}).import_threads() == 5
+    with pytest.raises(ConfigError) as info:
+        cfg.load(write(tmp_path, MINIMAL + "worker:\n  threads: -1\n"), env={"SN_PW": "pw"})
+    assert any("worker.threads" in p for p in problems(info.value))
+
+
 def test_missing_environment_variable_names_key_and_variable(tmp_path):
     """An unset ${VAR} is an error naming the file, the key and the variable."""
     path = write(tmp_path, MINIMAL)
