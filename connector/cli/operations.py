@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import click
@@ -9,7 +10,7 @@ import click
 from connector.bomgar.models import valid_lsid
 from connector.cli.common import config_option, parse_when, services
 from connector.importer.poller import PollResult, find_missed
-from connector.importer.runner import drain
+from connector.importer.runner import drain, import_backlog, stopping_on_signals
 from connector.servicenow import query as q
 from connector.web.webhooks import exposure_warnings
 
@@ -122,7 +123,15 @@ def replay(config_path: str | None, lsid: str, wait: bool) -> None:
 @click.option("--since", required=True, help="Start (UTC), YYYY-MM-DD[THH:MM:SS].")
 @click.option("--until", default=None, help="End (UTC), default now.")
 @click.option("--queue-only", is_flag=True, help="Only queue; let the running worker import.")
-def backfill(config_path: str | None, since: str, until: str | None, queue_only: bool) -> None:
+@click.option(
+    "--threads",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Import threads [default: worker.threads].",
+)
+def backfill(
+    config_path: str | None, since: str, until: str | None, queue_only: bool, threads: int | None
+) -> None:
     """Import every session that ended in a time range and is not imported yet."""
     svc = services(config_path)
     start = parse_when(since, "--since")
@@ -130,25 +139,31 @@ def backfill(config_path: str | None, since: str, until: str | None, queue_only:
     if end <= start:
         raise click.BadParameter("--until must be after --since", param_hint="--until")
 
-    def progress(result: PollResult) -> None:
+    def listed(result: PollResult) -> None:
         click.echo(f"  listed {result.listed} sessions, queued {result.queued}", err=True)
 
-    result = find_missed(svc.store, svc.bomgar, start, end, reason="backfill", progress=progress)
+    result = find_missed(svc.store, svc.bomgar, start, end, reason="backfill", progress=listed)
     click.echo(f"found {result.listed} sessions, {result.queued} not yet imported")
     if queue_only or not result.queued:
         return
     done_before = svc.store.counts()["done"]
-    importer = svc.importer()
-    last = time.monotonic()
-    while importer.run_once():
-        if time.monotonic() - last > 2:
-            counts = svc.store.counts()
-            click.echo(
-                f"  imported {counts['done'] - done_before}, pending {counts['pending']},"
-                f" dead {counts['dead']}",
-                err=True,
-            )
-            last = time.monotonic()
+
+    def imported() -> None:
+        counts = svc.store.counts()
+        click.echo(
+            f"  imported {counts['done'] - done_before}, pending {counts['pending']},"
+            f" dead {counts['dead']}",
+            err=True,
+        )
+
+    # Ctrl-C: finish the groups in hand, leave the rest queued for the worker or the next run.
+    with stopping_on_signals(threading.Event()) as stop:
+        import_backlog(
+            svc.importer(),
+            threads=threads or svc.config.import_threads(),
+            stop=stop,
+            progress=imported,
+        )
     counts = svc.store.counts()
     click.echo(
         f"imported {counts['done'] - done_before}; pending {counts['pending']}"

@@ -2,18 +2,20 @@
 
 ``run_worker`` starts the import threads and the scheduled jobs (the missed-session poller,
 releasing a dead worker's claims, pruning old events) and keeps them until ``stop`` is set; the
-command line sets it on SIGTERM or SIGINT. ``drain`` imports in the calling thread until given
-sessions are settled, for ``replay`` and ``backfill``.
+command line sets it on SIGTERM or SIGINT. ``import_backlog`` runs the same threads until nothing
+is ready (``backfill``); ``drain`` imports in the calling thread until given sessions are
+settled (``replay``, the demo).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -27,10 +29,19 @@ log = logging.getLogger(__name__)
 class WorkerLoop:
     """Run the importer in a few threads until stopped."""
 
-    def __init__(self, importer: Importer, *, threads: int = 2, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        importer: Importer,
+        *,
+        threads: int = 2,
+        poll_seconds: float = 0.5,
+        until_idle: bool = False,
+    ) -> None:
         self.importer = importer
         self.threads = threads
         self.poll_seconds = poll_seconds
+        # until_idle: a thread leaves when it finds nothing ready (a backlog, not a service).
+        self.until_idle = until_idle
         self.stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -52,7 +63,19 @@ class WorkerLoop:
                 log.exception("import pass failed")
                 claimed = 0
             if not claimed:
+                if self.until_idle:
+                    return
                 self.stop_event.wait(self.poll_seconds)
+
+    def running(self) -> bool:
+        """Tell whether any import thread is still at work."""
+        return any(t.is_alive() for t in self._threads)
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the threads to leave."""
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the threads to finish their current pass and wait for them."""
@@ -155,6 +178,40 @@ def stop_on_signals(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+
+
+@contextlib.contextmanager
+def stopping_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
+    """Set ``stop`` on SIGTERM and SIGINT while inside, then give the old handlers back."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop_on_signals(stop)
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def import_backlog(
+    importer: Importer,
+    *,
+    threads: int,
+    stop: threading.Event | None = None,
+    progress: Callable[[], None] | None = None,
+    progress_seconds: float = 2.0,
+) -> None:
+    """Import every ready session on the worker's own path (its threads) until none is left."""
+    loop = WorkerLoop(importer, threads=threads, until_idle=True)
+    loop.start()
+    try:
+        while loop.running():
+            if stop is not None and stop.is_set():
+                break
+            loop.join(progress_seconds)
+            if progress is not None and loop.running():
+                progress()
+    finally:
+        loop.stop()
 
 
 def drain(importer: Importer, lsids: set[str] | None = None, timeout: float = 600) -> None:
