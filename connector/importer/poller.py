@@ -1,7 +1,7 @@
 """Find sessions whose outbound events never arrived, and queue them.
 
 Each run lists the sessions that ended between the stored watermark (minus an overlap,
-because reports can lag) and now, in windows of bounded size, and queues every session
+because reports can lag) and now, in windows sized to what they hold, and queues every session
 the store has not imported yet. The watermark only moves forward after a whole run
 succeeds, so a failed run is repeated from the same point.
 """
@@ -22,8 +22,24 @@ log = logging.getLogger(__name__)
 
 WATERMARK = "poller.watermark"
 LAST_SUCCESS = "poller.last_success"
-WINDOW_SECONDS = 6 * 3600  # one report request covers at most this much time
+# A listing has no pagination, so one request covers a bounded window: it widens while the
+# appliance's answers stay small and narrows when one is large (a year's backfill is ~60
+# requests instead of 1,460; a busy day's listing stays a few hundred kilobytes).
+WINDOW_SECONDS = 24 * 3600
+MIN_WINDOW_SECONDS = 900
+MAX_WINDOW_SECONDS = 7 * 86400
+WIDEN_BELOW = 2000  # sessions in a window
+NARROW_ABOVE = 10000
 QUEUE_CHUNK = 500
+
+
+def next_window(window: int, listed: int) -> int:
+    """Return the next listing window after one of ``window`` seconds listed ``listed`` sessions."""
+    if listed > NARROW_ABOVE:
+        return max(MIN_WINDOW_SECONDS, window // 2)
+    if listed < WIDEN_BELOW:
+        return min(MAX_WINDOW_SECONDS, window * 2)
+    return window
 
 
 @dataclass
@@ -49,11 +65,13 @@ def find_missed(
     """Queue every session that ended in [since, until) and is not imported yet."""
     result = PollResult(since, until)
     start = since
+    window = WINDOW_SECONDS
     while start < until:
-        end = min(until, start + WINDOW_SECONDS)
+        end = min(until, start + window)
         listing = bomgar.session_listing(start, end, by="end")
         lsids = [s.lsid for s in listing]
         result.listed += len(lsids)
+        window = next_window(window, len(lsids))
         garbled = [lsid for lsid in lsids if not valid_lsid(lsid)]
         if garbled:
             # One unusable id would spoil the report request of every session grouped with it.

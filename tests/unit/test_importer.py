@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from connector import config as config_module
 from connector.bomgar.models import SessionSummary
-from connector.importer.poller import find_missed
+from connector.importer.poller import MAX_WINDOW_SECONDS, NARROW_ABOVE, find_missed
 from connector.importer.worker import Importer
 from connector.mapping import default_mapping_paths
 from connector.mapping.engine import MappingSet
@@ -80,3 +82,35 @@ def test_the_poller_does_not_queue_a_garbled_session_id(tmp_path):
     result = find_missed(store, Listing(), 0, 3600)
     assert (result.listed, result.queued, result.refused) == (2, 1, 1)
     assert [r.lsid for r in store.jobs()] == [GOOD]
+
+
+class DenseListing:
+    """An appliance with one session every ``step`` seconds; records the windows asked for."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+        self.windows: list[tuple[int, int]] = []
+
+    def session_listing(self, since, until, by="start"):
+        assert by == "end"
+        self.windows.append((since, until))
+        first = -(-since // self.step) * self.step
+        return [SessionSummary(lsid=f"s{t:031d}") for t in range(first, until, self.step)]
+
+
+@pytest.mark.parametrize(("step", "days"), [(3600, 40), (8, 2)])
+def test_listing_windows_cover_the_range_and_follow_what_they_hold(tmp_path, step, days):
+    """Windows tile the range with no gap or overlap; sparse ones widen, crowded ones narrow."""
+    store = Store(tmp_path / "s.db")
+    appliance = DenseListing(step)
+    result = find_missed(store, appliance, 0, days * 86400)
+    windows = appliance.windows
+    assert windows[0][0] == 0 and windows[-1][1] == days * 86400
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert result.listed == result.queued == days * 86400 // step
+    sizes = [end - start for start, end in windows[:-1]]
+    if step == 3600:  # 24 a day: the window widens to its widest
+        assert max(sizes) == MAX_WINDOW_SECONDS and len(windows) < days
+    else:  # 10,800 a day: after the first, no window holds more than NARROW_ABOVE
+        assert min(sizes) < 86400
+        assert all((end - start) // step <= NARROW_ABOVE for start, end in windows[1:]), sizes
