@@ -149,11 +149,21 @@ def instance_limit(reads: float, writes: float, model: dict[str, float]) -> floa
 
 
 def cpu_seconds(pid: int) -> float:
-    """Return the user + system CPU seconds a process has used so far."""
+    """Return the user + system CPU seconds a process and its live children have used so far.
+
+    The emulators and ``connector serve`` run under gunicorn: the work is in the workers.
+    """
     import psutil
 
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def start_servicenow(workdir: Path, *extra: str, port: int | None = None) -> Proc:
