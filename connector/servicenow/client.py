@@ -9,7 +9,7 @@ One ``ServiceNowClient`` is shared by every worker thread. It owns one requests 
 - never stores cookies: a shared ``JSESSIONID`` serialises the client's concurrent requests on
   the instance, which then answers 202 with an empty body;
 - keeps at most ``max_concurrent`` requests in flight, because the instance answers 429 once its
-  API semaphore queue is full;
+  API semaphore queue is full, and fewer while it does (``limiter.AdaptiveLimit``);
 - returns plain dicts of string values as ServiceNow sends them: actual values
   (``sysparm_display_value=false``) and references as bare sys_ids
   (``sysparm_exclude_reference_link=true``).
@@ -41,10 +41,9 @@ import http.cookiejar
 import itertools
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
 import pysnow
@@ -55,6 +54,7 @@ from connector.errors import (
     DataError,
     NotFound,
     ProtocolError,
+    RateLimited,
     ServerError,
 )
 from connector.http import USER_AGENT, RetryPolicy, build_session, redact, send
@@ -70,12 +70,14 @@ from connector.servicenow.answers import (
 )
 from connector.servicenow.auth import OAuthTokenAuth
 from connector.servicenow.batch import BATCH_RESENDS, JSON_HEADERS, decode_item, encode_item
+from connector.servicenow.limiter import AdaptiveLimit
 from connector.servicenow.models import BatchRequest, BatchResponse, Record
 from connector.servicenow.urls import check_name, check_sys_id
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 # The instance refuses request bodies over 10 MB (400 "Rejected large REST payload").
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -160,7 +162,7 @@ class ServiceNowClient:
         self._session.headers.update(JSON_HEADERS)
         self._snow.parameters.display_value = False
         self._snow.parameters.exclude_reference_link = True
-        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self.slots = AdaptiveLimit(max_concurrent)
         self._batch_ids = itertools.count(1)
 
     def __repr__(self) -> str:
@@ -357,17 +359,24 @@ class ServiceNowClient:
         for round_ in range(1 + BATCH_RESENDS):
             if round_:
                 log.info("resending %d unserviced ServiceNow batch items", len(pending))
-            body = {
-                "batch_request_id": str(next(self._batch_ids)),
-                "rest_requests": list(pending.values()),
-            }
+            batch_id = str(next(self._batch_ids))
+            # Encoded before the slot is taken and decoded after it is given back: the slot
+            # stands for the instance's, which is idle while this client works on the JSON.
+            payload = json.dumps(
+                {"batch_request_id": batch_id, "rest_requests": list(pending.values())}
+            )
 
-            def send_once(body: dict[str, Any] = body) -> list[BatchResponse]:
+            def send_once(payload: str = payload) -> requests.Response:
                 if before_send is not None:
                     before_send()
-                return self._post_batch(body)
+                return self._post_batch(payload)
 
-            serviced = self._call(f"POST batch of {len(pending)}", send_once, write=not reads_only)
+            def read(response: requests.Response, batch_id: str = batch_id) -> list[BatchResponse]:
+                return _batch_answer(response, batch_id)
+
+            serviced = self._call(
+                f"POST batch of {len(pending)}", send_once, write=not reads_only, then=read
+            )
             for response in serviced:
                 if response.id in pending:
                     done[response.id] = response
@@ -387,24 +396,19 @@ class ServiceNowClient:
             )
         return [done[item_id] for item_id in ids]
 
-    def _post_batch(self, body: dict[str, Any]) -> list[BatchResponse]:
+    def _post_batch(self, payload: str) -> requests.Response:
         response = send(
             self._session,
             "POST",
             f"{self.base_url}/api/now/v1/batch",
             service=SERVICE,
-            data=json.dumps(body),
+            data=payload,
             headers=JSON_HEADERS,
             timeout=self.timeout,
         )
         if not 200 <= response.status_code < 300:
             raise status_error(response)
-        data = response.json()
-        if not isinstance(data, dict) or not isinstance(data.get("serviced_requests", []), list):
-            raise ProtocolError("Batch API answer has no serviced_requests list", service=SERVICE)
-        if str(data.get("batch_request_id", body["batch_request_id"])) != body["batch_request_id"]:
-            log.warning("ServiceNow batch answer names another batch_request_id; using it anyway")
-        return [decode_item(item) for item in data.get("serviced_requests") or []]
+        return response
 
     # ---- health ------------------------------------------------------------------------------
 
@@ -468,21 +472,59 @@ class ServiceNowClient:
                 return rows
             offset += len(page)
 
+    @overload
     def _call(
         self, what: str, fn: Callable[[], T], *, write: bool, attempts: int | None = None
-    ) -> T:
-        """Run ``fn`` in a concurrency slot, translating errors and retrying what is safe."""
+    ) -> T: ...
 
-        def in_slot() -> T:
-            with self._slots:
-                return translate(fn)
+    @overload
+    def _call(
+        self,
+        what: str,
+        fn: Callable[[], T],
+        *,
+        write: bool,
+        attempts: int | None = None,
+        then: Callable[[T], U],
+    ) -> U: ...
+
+    def _call(
+        self,
+        what: str,
+        fn: Callable[[], Any],
+        *,
+        write: bool,
+        attempts: int | None = None,
+        then: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """Run ``fn`` in a slot and ``then`` on its result outside it, retrying what is safe."""
+
+        def attempt() -> Any:
+            with self.slots.slot() as outcome:
+                try:
+                    result = translate(fn)
+                except RateLimited:
+                    outcome.congested = True
+                    raise
+                outcome.ok = True
+            return result if then is None else translate(lambda: then(result))
 
         return self.retry.run(
-            in_slot,
+            attempt,
             what=f"ServiceNow {redact(what)}",
             retry_if=write_may_retry if write else None,
             attempts=attempts,
         )
+
+
+def _batch_answer(response: requests.Response, batch_id: str) -> list[BatchResponse]:
+    """Read a Batch API answer into one BatchResponse per serviced item."""
+    data = response.json()
+    if not isinstance(data, dict) or not isinstance(data.get("serviced_requests", []), list):
+        raise ProtocolError("Batch API answer has no serviced_requests list", service=SERVICE)
+    if str(data.get("batch_request_id", batch_id)) != batch_id:
+        log.warning("ServiceNow batch answer names another batch_request_id; using it anyway")
+    return [decode_item(item) for item in data.get("serviced_requests") or []]
 
 
 def _with_order(query: str, order_by: str | Sequence[str] | None) -> str:
