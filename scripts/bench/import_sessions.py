@@ -42,6 +42,18 @@ def main() -> None:
     p.add_argument("--read-ms", type=float, default=h.COST_MODEL["read_ms"])
     p.add_argument("--write-ms", type=float, default=h.COST_MODEL["write_ms"])
     p.add_argument("--max-concurrent", type=int, default=h.COST_MODEL["max_concurrent"])
+    p.add_argument(
+        "--max-queued",
+        type=int,
+        default=0,
+        help="requests the instance queues beyond its slots before answering 429",
+    )
+    p.add_argument(
+        "--client-concurrency",
+        type=int,
+        default=0,
+        help="servicenow.max_concurrent (0: the instance's slots); above them, the instance 429s",
+    )
     p.add_argument("--batch-size", type=int, default=25, help="worker.batch_size")
     p.add_argument(
         "--worker-threads", type=int, default=0, help="import threads (0: the worker's default)"
@@ -51,7 +63,8 @@ def main() -> None:
     model = vars(args)
     limit = h.instance_limit(SESSION_RECORDS["reads"], SESSION_RECORDS["writes"], model)
     workdir = Path(tempfile.mkdtemp(prefix="bench-import-"))
-    sn = h.start_servicenow(workdir, *h.cost_flags(model))
+    sn = h.start_servicenow(workdir, *h.cost_flags(model), "--max-queued", str(args.max_queued))
+    client_concurrency = args.client_concurrency or args.max_concurrent
     bg = h.start_bomgar(workdir)
     procs = [sn, bg]
     try:
@@ -68,7 +81,7 @@ def main() -> None:
             bg.url,
             **{
                 "worker.batch_size": args.batch_size,
-                "servicenow.max_concurrent": args.max_concurrent,
+                "servicenow.max_concurrent": client_concurrency,
             },
         )
         web = h.start_connector(workdir, cfg)
@@ -124,6 +137,7 @@ def main() -> None:
             "event_to_import_p50_seconds": round(h.percentile(latencies, 50), 2),
             "event_to_import_p95_seconds": round(h.percentile(latencies, 95), 2),
             "servicenow_calls_per_session": round(h.sn_calls(sn_stats) / len(lsids), 3),
+            "servicenow_429s": sn_stats["faults"].get("semaphore_full", {}).get("before", 0),
             "servicenow_batch_items_per_session": round(
                 sum(n for k, n in sn_stats["requests"].items() if k.startswith("batch "))
                 / len(lsids),
@@ -174,6 +188,7 @@ def main() -> None:
         ("event to import p50 (s)", result["event_to_import_p50_seconds"], ""),
         ("event to import p95 (s)", result["event_to_import_p95_seconds"], ""),
         ("ServiceNow calls/session", result["servicenow_calls_per_session"], "<= 1"),
+        ("ServiceNow 429s (instance full)", result["servicenow_429s"], ""),
         ("appliance calls/session", result["appliance_calls_per_session"], ""),
         ("worker peak RSS (MB)", result["worker_peak_rss_mb"], ""),
     ]

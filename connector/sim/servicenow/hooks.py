@@ -96,6 +96,7 @@ def install_hooks(app: Flask) -> None:
             return None
         st.stats.count(request.method, path_label(path))
         if not st.enter():
+            st.stats.fault("semaphore_full", "before")  # the instance's limit, counted alike
             return error_response(
                 429,
                 "Rate limit exceeded",
