@@ -273,7 +273,10 @@ class Config:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
-        return [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
+        return [
+            dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v
+            for v in value
+        ]
     return value
 
 

@@ -106,7 +106,7 @@ class Database:
         *,
         synchronous: str = "FULL",
         pool_size: int = 8,
-        migrate: bool = True,
+        migrate: bool | None = True,
     ) -> None:
         self.location = parse_location(location)
         self.path = self.location.target  # the file for SQLite; kept for older callers
@@ -114,7 +114,7 @@ class Database:
         try:
             if migrate:
                 self.migrate()
-            else:
+            elif migrate is not None:  # None: open as it is (the migrate command looks first)
                 self.check_version()
         except BaseException:
             self.engine.close()
