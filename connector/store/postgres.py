@@ -60,7 +60,7 @@ class PostgresEngine:
     lock = " FOR UPDATE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, url: str, *, pool_size: int = 8, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, timeout: float = 5.0) -> None:
         self.url = url
         self.pool_size = pool_size
         self.timeout = timeout
@@ -80,9 +80,14 @@ class PostgresEngine:
                     kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 5},
                     min_size=1,
                     max_size=self.pool_size,
+                    # How long a caller waits for a connection before StoreUnavailable.
                     timeout=self.timeout,
                     # A connection the server dropped (a restart) is replaced, not handed out.
                     check=ConnectionPool.check_connection,
+                    # Reconnection backs off exponentially with no cap short of this, so a long
+                    # outage would delay the recovery as long again: give up early instead, and
+                    # the next caller starts a fresh attempt at once.
+                    reconnect_timeout=10.0,
                     name="connector-store",
                     open=True,
                 )
