@@ -8,12 +8,15 @@ and appliance calls per session (from each emulator's /_sim/stats) and the worke
 Then the same kind of sessions are imported the obvious way (import_baseline.py) for the ratio.
 
 Usage: python scripts/bench/import_sessions.py [--sessions 1000] [--baseline-sessions 100]
-Prints a table and writes results/import-<time>.json.
+       [--store-url postgresql://...] [--worker-processes 2] [--json-out FILE]
+Prints a table and writes results/import-<time>.json. import_backends.py runs it on SQLite with
+one worker process and on PostgreSQL with two, side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -39,6 +42,9 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=25, help="worker.batch_size")
     p.add_argument("--worker-threads", type=int, default=2)
     p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--store-url", default="", help="store.url (default: SQLite in the work dir)")
+    p.add_argument("--worker-processes", type=int, default=1, help="connector worker processes")
+    p.add_argument("--json-out", default=None, help="also write the results to this file")
     args = p.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-import-"))
     sn = h.start_servicenow(
@@ -61,19 +67,23 @@ def main() -> None:
             **{
                 "worker.batch_size": args.batch_size,
                 "servicenow.max_concurrent": args.max_concurrent,
+                **({"store.url": args.store_url} if args.store_url else {}),
             },
         )
         web = h.start_connector(workdir, cfg)
-        worker = h.start_worker(workdir, cfg, threads=args.worker_threads)
-        procs += [web, worker]
+        workers = [
+            h.start_worker(workdir, cfg, threads=args.worker_threads, name=f"connector-worker-{n}")
+            for n in range(args.worker_processes)
+        ]
+        procs += [web, *workers]
         time.sleep(2)  # let the worker start before the clock runs
         h.sim_post(sn.url, "stats/reset", {})
         h.sim_post(bg.url, "stats/reset", {})
-        store = Store(workdir / "connector.db")
+        store = Store(args.store_url or workdir / "connector.db")
         sent: dict[str, float] = {}
         http = requests.Session()
         url = h.events_url(web.url)
-        with h.RssSampler([worker.pid]) as rss:
+        with h.RssSampler([w.pid for w in workers]) as rss:
             started = time.time()
             for lsid in lsids:
                 row = listing[lsid]
@@ -95,7 +105,7 @@ def main() -> None:
         latencies = [done[x] - sent[x] for x in lsids if x in done]
         sn_stats = h.sim_get(sn.url, "stats")
         bg_stats = h.sim_get(bg.url, "stats")
-        peak_rss = rss.peak_mb(worker.pid)
+        peak_rss = max(rss.peak_mb(w.pid) for w in workers)
         result = {
             "sessions": len(lsids),
             "imported": len(done),
@@ -115,7 +125,8 @@ def main() -> None:
             "servicenow_requests": sn_stats["requests"],
             "appliance_requests": bg_stats["requests"],
         }
-        worker.stop()
+        for w in workers:
+            w.stop()
         web.stop()
         if args.baseline_sessions:
             h.create_incidents(sn.url, args.baseline_sessions, prefix=h.BASELINE_PREFIX)
@@ -165,6 +176,8 @@ def main() -> None:
         rows,
     )
     h.Report("import", vars(args), result).write()
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

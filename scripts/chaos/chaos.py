@@ -737,10 +737,16 @@ def main(argv: list[str] | None = None) -> int:
                     "",
                 ),
                 (
-                    f"{name}: claims taken over after (max s)",
-                    r["takeover_max_seconds"],
-                    f"<= {r['takeover_bound_seconds']} (lease + settle + 1)",
+                    f"{name}: killed node's claims claimable after (max s)",
+                    r["claimable_after_max_seconds"],
+                    f"<= {r['lease_seconds'] + r['settle_seconds']} (lease + settle)",
                 ),
+                (
+                    f"{name}: then taken over by the other node in (max s)",
+                    r["pickup_max_seconds"],
+                    f"<= {r['lease_seconds']} (a lease)",
+                ),
+                (f"{name}: kill to every claim taken over (max s)", r["takeover_max_seconds"], ""),
                 (f"{name}: PostgreSQL restart", str(r["postgres_restart"]), "once"),
             ]
         for side in ("servicenow", "appliance"):
