@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pgcluster
+import pytest
 import requests
 
 from connector.app import create_app
 from connector.demo import wait_for
 from connector.sim.runtime import ServerThread
 from tests.integration.test_webhook import event, make_config, post
+
+pytestmark = pytest.mark.slow  # starts, stops and restarts a PostgreSQL server of its own
 
 
 def test_events_get_503_while_postgresql_is_down_and_200_once_it_is_back(tmp_path, postgres):

@@ -53,7 +53,7 @@ def test_each_appliance_has_its_own_watermark_and_queue(open_store):
 def test_two_nodes_never_list_one_appliance_at_once(open_store):
     """While one node's poll of an appliance runs, another node's poll of it is skipped."""
     store = open_store()
-    slow, other = Listing(delay=1.0), Listing()
+    slow, other = Listing(delay=0.3), Listing()
     first = threading.Thread(target=poll, args=(store, slow, "emea"), kwargs={"node": "node-a"})
     first.start()
     assert slow.entered.wait(10)
@@ -78,7 +78,7 @@ def test_a_poll_just_finished_elsewhere_is_not_repeated(open_store):
 def test_a_dead_pollers_lock_lapses(open_store):
     """A node that died holding the poll lock holds it only until the lock lapses."""
     store = open_store()
-    assert store.try_lock("poller:emea", "dead-node:1:x", 0.5)
+    assert store.try_lock("poller:emea", "dead-node:1:x", 0.2)
     assert poll(store, Listing(), "emea").skipped
-    threading.Event().wait(0.6)
+    threading.Event().wait(0.3)
     assert not poll(store, Listing(), "emea").skipped
