@@ -193,7 +193,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # Store
     Setting(
-        "store.path", "str", "connector.db", "SQLite file holding the inbox, ledger and watermark."
+        "store.path",
+        "str",
+        "connector.db",
+        "SQLite file holding the inbox, ledger and watermark (when store.url is empty).",
     ),
     Setting(
         "store.url",
@@ -228,8 +231,9 @@ SETTINGS: tuple[Setting, ...] = (
         "store.synchronous",
         "choice",
         "FULL",
-        "FULL syncs every committed event to disk (survives power loss); NORMAL survives a"
-        " crashed process but may lose the last events on power loss, and is faster.",
+        "SQLite: FULL syncs every committed event to disk (survives power loss); NORMAL survives"
+        " a crashed process but may lose the last events on power loss, and is faster."
+        " (PostgreSQL commits as its server is configured.)",
         choices=("FULL", "NORMAL"),
     ),
     # Mappings
