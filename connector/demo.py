@@ -8,9 +8,9 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,9 @@ class Stack:
     services: Any
     servicenow_sim: Any = None  # the emulator's in-process state, for tests that peek
     bomgar_sim: Any = None
+    # With several appliances: each one's emulator URL and webhook token, by appliance id.
+    appliance_urls: dict[str, str] = field(default_factory=dict)
+    appliance_tokens: dict[str, str] = field(default_factory=dict)
 
 
 @contextmanager
@@ -77,9 +80,14 @@ def running_stack(
     worker: bool = True,
     bomgar_options: dict[str, Any] | None = None,
     servicenow_options: dict[str, Any] | None = None,
+    appliances: Sequence[str] = (),
     **config_overrides: Any,
 ) -> Iterator[Stack]:
-    """Start both emulators, the connector's web app and (optionally) its worker in threads."""
+    """Start both emulators, the connector's web app and (optionally) its worker in threads.
+
+    ``appliances`` names several appliances: one appliance emulator each, sending its id and its
+    own webhook token, configured as ``bomgar.appliances`` (the first is ``bomgar_url``).
+    """
     from connector.app import create_app
     from connector.importer.runner import run_worker
     from connector.sim.bomgar import close_app
@@ -94,17 +102,45 @@ def running_stack(
         holder: dict[str, Any] = {}
         web = ServerThread(lambda environ, start: holder["app"](environ, start)).start()
         cleanup.callback(web.stop)
-        events_url = f"{web.url}/bomgar/events?outbound_event_token={DEMO_WEBHOOK_TOKEN}"
         sn_app = servicenow_app(servicenow_options or {})
         sn = ServerThread(sn_app).start()
         cleanup.callback(sn.stop)
-        b_opts = {"events_urls": [events_url], "retry_interval": 0.5, "retry_period": 120.0}
-        b_opts.update(bomgar_options or {})
-        b_app = bomgar_app(b_opts)
-        cleanup.callback(close_app, b_app)
-        bg = ServerThread(b_app).start()
-        cleanup.callback(bg.stop)
-        cfg = demo_config(sn.url, bg.url, str(Path(workdir) / "connector.db"), **config_overrides)
+        tokens = {a: f"{DEMO_WEBHOOK_TOKEN}-{a}" for a in appliances} or {"": DEMO_WEBHOOK_TOKEN}
+        urls: dict[str, str] = {}
+        b_app: Any = None
+        for ident, token in tokens.items():
+            b_opts: dict[str, Any] = {
+                "events_urls": [f"{web.url}/bomgar/events?outbound_event_token={token}"],
+                "retry_interval": 0.5,
+                "retry_period": 120.0,
+                **({"appliance_id": ident} if ident else {}),
+            }
+            b_opts.update(bomgar_options or {})
+            app_one = bomgar_app(b_opts)
+            cleanup.callback(close_app, app_one)
+            server = ServerThread(app_one).start()
+            cleanup.callback(server.stop)
+            urls[ident] = server.url
+            b_app = b_app or app_one
+        bg_url = next(iter(urls.values()))
+        if appliances:
+            config_overrides = {
+                "bomgar.appliances": [
+                    {
+                        "id": ident,
+                        "appliance_url": urls[ident],
+                        "client_id": "connector-client",
+                        "client_secret": "connector-secret",
+                        "webhook_token": tokens[ident],
+                    }
+                    for ident in appliances
+                ],
+                "bomgar.appliance_url": "",
+                "bomgar.client_id": "",
+                "bomgar.client_secret": "",
+                **config_overrides,
+            }
+        cfg = demo_config(sn.url, bg_url, str(Path(workdir) / "connector.db"), **config_overrides)
         app = holder["app"] = create_app(cfg)
         svc = app.extensions["connector"]
         if worker:
@@ -120,12 +156,14 @@ def running_stack(
             cleanup.callback(stop_worker.set)
         yield Stack(
             sn.url,
-            bg.url,
+            bg_url,
             web.url,
             cfg,
             svc,
             servicenow_sim=sn_app.extensions["servicenow_sim"],
             bomgar_sim=b_app.extensions["bomgar_sim"],
+            appliance_urls=urls if appliances else {},
+            appliance_tokens=tokens if appliances else {},
         )
 
 

@@ -6,6 +6,7 @@
      ├── ConfigError            bad configuration or mapping; names file, key path, expected, found
      ├── DataError              a session or request the connector cannot use (permanent)
      ├── ClaimLost              the worker no longer holds a session it was about to write
+     ├── StoreUnavailable       the store's database did not answer, or its schema is not ours
      └── RemoteError            a call to ServiceNow or the appliance failed
           ├── TransportError    timeout, refused or dropped connection (retryable)
           ├── ProtocolError     a 2xx whose body is not what the API promises (retryable)
@@ -69,6 +70,16 @@ class ClaimLost(ConnectorError):
     """Raise when a session's lease lapsed or was taken over: stop before the next write."""
 
     permanent = False
+
+
+class StoreUnavailable(ConnectorError):
+    """Raise when the store cannot be used: its database does not answer, or its schema differs."""
+
+    permanent = False
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class RemoteError(ConnectorError):

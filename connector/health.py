@@ -2,7 +2,9 @@
 
 The document follows the IETF draft "Health Check Response Format for HTTP APIs"
 (application/health+json): an overall ``status`` of pass, warn or fail and named checks. A remote
-system's outage is a warning, never a failure, so the appliance keeps delivering events.
+system's outage is a warning, never a failure, so the appliance keeps delivering events. A check
+about several appliances has one entry per appliance, each naming it as ``componentId`` (the
+draft's way of listing the instances of one component).
 """
 
 from __future__ import annotations
@@ -14,20 +16,19 @@ from typing import Any
 
 from connector import __version__
 from connector.config import Config
-from connector.store import Store
+from connector.store import LAST_POLL, Store, appliance_key
 
 _ORDER = {"pass": 0, "warn": 1, "fail": 2}
 
 
 class RemoteChecks:
-    """Ping ServiceNow and the appliance in the background, at most every ``max_age`` seconds.
+    """Ping ServiceNow and each appliance in the background, at most every ``max_age`` seconds.
 
     ``/health`` only reads the latest results: a hanging remote system never holds a request
     thread (which the webhook shares), and concurrent health callers start at most one ping
     per system. A ping still unanswered after ``timeout`` seconds is reported as a warning.
+    Pings are named by the caller (``servicenow``, ``bomgar:<appliance id>``).
     """
-
-    NAMES = ("servicenow", "bomgar")
 
     def __init__(self, max_age: float = 15.0, timeout: float = 10.0) -> None:
         self.max_age = max_age
@@ -42,7 +43,7 @@ class RemoteChecks:
         now = time.monotonic()
         out: dict[str, dict[str, Any]] = {}
         with self._lock:
-            for name in self.NAMES:
+            for name in pings:
                 started = self._running.get(name)
                 if started is None and now - self._checked_at.get(name, -1e18) >= self.max_age:
                     self._running[name] = started = now
@@ -91,6 +92,11 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def bomgar_ping_name(appliance: str) -> str:
+    """Name an appliance's ping."""
+    return f"bomgar:{appliance}"
+
+
 def health_report(
     config: Config, store: Store, remote: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
@@ -100,8 +106,11 @@ def health_report(
     try:
         store.ping()
         counts = store.counts()
-        oldest = store.oldest_pending()
-        last_poll = store.get_meta("poller.last_success")
+        by_appliance = store.counts_by_appliance()
+        oldest = store.oldest_pending_by_appliance()
+        last_polls = {
+            a.id: store.get_meta(appliance_key(LAST_POLL, a.id)) for a in config.appliances
+        }
     except Exception as exc:
         checks["store:responseTime"] = [
             {"status": "fail", "output": f"{type(exc).__name__}: {exc}", "time": _now()}
@@ -115,19 +124,28 @@ def health_report(
             "time": _now(),
         }
     ]
-    for name, result in remote.items():
-        checks[f"{name}:connectivity"] = [result]
-    age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
+    if "servicenow" in remote:
+        checks["servicenow:connectivity"] = [remote["servicenow"]]
+    checks["bomgar:connectivity"] = [
+        _component(a.id, remote.get(bomgar_ping_name(a.id)) or _unchecked())
+        for a in config.appliances
+    ]
     limit = config.health.max_pending_age_seconds
-    checks["inbox:oldestPending"] = [
-        {
+    waiting: list[dict[str, Any]] = []
+    for a in config.appliances:
+        since = oldest.get(a.id)
+        age = 0.0 if since is None else max(0.0, time.time() - since)
+        mine = by_appliance.get(a.id, {})
+        queued = mine.get("pending", 0) + mine.get("running", 0)
+        entry = {
             "status": "warn" if age > limit else "pass",
             "observedValue": round(age, 1),
             "observedUnit": "s",
-            "output": f"{counts['pending'] + counts['running']} sessions waiting to be imported",
+            "output": f"{queued} sessions waiting to be imported",
             "time": _now(),
         }
-    ]
+        waiting.append(_component(a.id, entry))
+    checks["inbox:oldestPending"] = waiting
     checks["inbox:deadLetters"] = [
         {
             "status": "warn" if counts["dead"] else "pass",
@@ -146,8 +164,12 @@ def health_report(
             "time": _now(),
         }
     ]
-    if config.poller.enabled:
-        interval = config.poller.interval_seconds
+    polls: list[dict[str, Any]] = []
+    for a in config.appliances:
+        if not a.poller.enabled:
+            continue
+        interval = a.poller.interval_seconds
+        last_poll = last_polls.get(a.id)
         poll: dict[str, Any]
         if last_poll is None:
             poll = {"status": "warn", "output": "the poller has not completed a run yet"}
@@ -159,8 +181,19 @@ def health_report(
                 "observedUnit": "s",
             }
         poll["time"] = _now()
-        checks["poller:lastSuccess"] = [poll]
+        polls.append(_component(a.id, poll))
+    if polls:
+        checks["poller:lastSuccess"] = polls
     return _document(checks)
+
+
+def _component(appliance: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """Name the appliance an entry is about (the unnamed single appliance goes without)."""
+    return {"componentId": appliance, **entry} if appliance else dict(entry)
+
+
+def _unchecked() -> dict[str, Any]:
+    return {"status": "warn", "output": "not checked yet", "time": _now()}
 
 
 def _document(checks: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import time
 
 from connector.http import redact
 
-_CONTEXT_FIELDS = ("lsid", "ticket", "event", "writes", "table")
+_CONTEXT_FIELDS = ("lsid", "appliance", "ticket", "event", "writes", "table")
 
 
 class JsonFormatter(logging.Formatter):

@@ -6,7 +6,8 @@ each process writes its values to files in one directory (``use_directory``), an
 them up. Without a directory (tests, the demo) values live in the process, as usual.
 
 Queue gauges (jobs per state, the oldest pending session) are read from the store at scrape time,
-so every process reports the same.
+so every process reports the same. What happens to sessions is labelled with the appliance they
+belong to (``appliance``: its configured id; empty for the one unnamed appliance).
 """
 
 from __future__ import annotations
@@ -39,6 +40,24 @@ COUNTERS = {
     "connector_poller_runs_total": "Missed-session poller runs.",
     "connector_poller_queued_total": "Sessions the poller found unimported and queued.",
 }
+# Counted per appliance (labelled ``appliance``); the others count the whole connector.
+PER_APPLIANCE = frozenset(
+    {
+        "connector_events_received_total",
+        "connector_events_duplicate_total",
+        "connector_sessions_imported_total",
+        "connector_sessions_skipped_total",
+        "connector_sessions_waiting_total",
+        "connector_sessions_dead_total",
+        "connector_sessions_unmatched_total",
+        "connector_import_retries_total",
+        "connector_claims_lost_total",
+        "connector_poller_runs_total",
+        "connector_poller_queued_total",
+        "connector_import_batch_seconds",
+        "connector_event_to_import_seconds",
+    }
+)
 SUMMARIES = {
     "connector_import_batch_seconds": "Time to import one group of sessions.",
     "connector_event_to_import_seconds": "Time from queueing a session to its last write.",
@@ -46,6 +65,10 @@ SUMMARIES = {
 
 # Gauges computed at scrape time: name → (help, {labels: value}).
 Gauges = dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]]
+
+
+def _labels(name: str) -> tuple[str, ...]:
+    return ("appliance",) if name in PER_APPLIANCE else ()
 
 
 def use_directory(path: str | os.PathLike[str], *, wipe: bool = False) -> Path:
@@ -92,24 +115,34 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._counters = {
-            name: Counter(name.removesuffix("_total"), text, registry=self.registry)
+            name: Counter(name.removesuffix("_total"), text, _labels(name), registry=self.registry)
             for name, text in COUNTERS.items()
         }
         self._summaries = {
-            name: Summary(name, text, registry=self.registry) for name, text in SUMMARIES.items()
+            name: Summary(name, text, _labels(name), registry=self.registry)
+            for name, text in SUMMARIES.items()
         }
 
-    def inc(self, name: str, value: float = 1.0) -> None:
-        """Add to a counter."""
-        self._counters[name].inc(value)
+    def inc(self, name: str, value: float = 1.0, *, appliance: str = "") -> None:
+        """Add to a counter (of ``appliance``, when it is counted per appliance)."""
+        counter = self._counters[name]
+        (counter.labels(appliance=appliance) if name in PER_APPLIANCE else counter).inc(value)
 
-    def observe(self, name: str, value: float) -> None:
+    def observe(self, name: str, value: float, *, appliance: str = "") -> None:
         """Record one observation of a summary."""
-        self._summaries[name].observe(value)
+        summary = self._summaries[name]
+        (summary.labels(appliance=appliance) if name in PER_APPLIANCE else summary).observe(value)
 
-    def value(self, name: str) -> float:
-        """Read a counter as this process counted it."""
-        return self.registry.get_sample_value(name) or 0.0
+    def value(self, name: str, *, appliance: str | None = None) -> float:
+        """Read a counter as this process counted it (summed over appliances unless one given)."""
+        total = 0.0
+        for metric in self.registry.collect():
+            for sample in metric.samples:
+                if sample.name != name:
+                    continue
+                if appliance is None or sample.labels.get("appliance") == appliance:
+                    total += sample.value
+        return total
 
     def render(self, gauges: Gauges) -> bytes:
         """Render every process's counters and summaries plus the given gauges, as text."""

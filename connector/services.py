@@ -1,4 +1,8 @@
-"""Build the connector's long-lived objects from a Config, once per process."""
+"""Build the connector's long-lived objects from a Config, once per process.
+
+One appliance client per configured appliance (``bomgar_clients``, by id); ``bomgar`` is the
+first appliance's, which the ServiceNow-side actions (session keys, the support page, Jump) use.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connector.config import Config
+from connector.config.sections import ApplianceSettings
 from connector.health import RemoteChecks
 from connector.metrics import Metrics
 from connector.store import Store
@@ -37,10 +42,19 @@ class Services:
 
     @cached_property
     def store(self) -> Store:
-        """Return the SQLite store."""
-        return self._store or Store(
-            self.config.store.path, synchronous=self.config.store.synchronous
+        """Return the store (SQLite or PostgreSQL), migrated, owning rows from before ids."""
+        if self._store is not None:
+            return self._store
+        c = self.config.store
+        store = Store(
+            c.location(),
+            synchronous=c.synchronous,
+            pool_size=c.pool_size,
+            migrate=c.migrate_on_start,
         )
+        # Rows stored before appliances had ids belong to the first appliance.
+        store.adopt_unnamed(self.config.appliances[0].id)
+        return store
 
     @cached_property
     def key_secret(self) -> bytes:
@@ -86,21 +100,14 @@ class Services:
         )
 
     @cached_property
-    def bomgar(self) -> BomgarClient:
-        """Return the appliance client."""
-        from connector.bomgar.client import BomgarClient
+    def bomgar_clients(self) -> dict[str, BomgarClient]:
+        """Return one appliance client per configured appliance, by appliance id."""
+        return {a.id: _bomgar_client(a) for a in self.config.appliances}
 
-        c = self.config
-        return BomgarClient(
-            c.bomgar.appliance_url,
-            c.bomgar.client_id,
-            c.bomgar.client_secret,
-            verify=c.bomgar.verify_tls,
-            timeout=(5.0, c.bomgar.timeout_seconds),
-            use_ns_paths=c.bomgar.use_ns_paths,
-            max_per_second=c.bomgar.max_requests_per_second,
-            max_report_bytes=c.bomgar.max_report_bytes,
-        )
+    @cached_property
+    def bomgar(self) -> BomgarClient:
+        """Return the first appliance's client (the one ServiceNow-side actions use)."""
+        return self.bomgar_clients[self.config.appliances[0].id]
 
     def importer(self) -> Importer:
         """Build an Importer over these services."""
@@ -109,9 +116,24 @@ class Services:
         return Importer(
             config=self.config,
             store=self.store,
-            bomgar=self.bomgar,
+            bomgar=self.bomgar_clients,
             servicenow=self.servicenow,
             mappings=self.mappings,
             metrics=self.metrics,
             key_secret=self.key_secret,
         )
+
+
+def _bomgar_client(appliance: ApplianceSettings) -> BomgarClient:
+    from connector.bomgar.client import BomgarClient
+
+    return BomgarClient(
+        appliance.appliance_url,
+        appliance.client_id,
+        appliance.client_secret,
+        verify=appliance.verify_tls,
+        timeout=(5.0, appliance.timeout_seconds),
+        use_ns_paths=appliance.use_ns_paths,
+        max_per_second=appliance.max_requests_per_second,
+        max_report_bytes=appliance.max_report_bytes,
+    )

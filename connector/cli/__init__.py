@@ -1,7 +1,8 @@
 """The ``connector`` command line; the only place errors become exit codes.
 
 One module per command group: ``serving`` (serve, worker, run), ``operations`` (check-config,
-dead-letters, unmatched, replay, backfill), ``servicenow`` (the instance side), ``demo``; the
+dead-letters, unmatched, replay, backfill), ``servicenow`` (the instance side), ``store``
+(migrate, copy), ``demo``; the
 emulators' commands live with the emulators and load only when ``connector sim`` is used.
 """
 
@@ -28,6 +29,7 @@ from connector.errors import ConfigError, ConnectorError
         "replay": "connector.cli.operations:replay",
         "backfill": "connector.cli.operations:backfill",
         "servicenow": "connector.cli.servicenow:group",
+        "store": "connector.cli.store:group",
         "demo": "connector.cli.demo:demo",
     },
 )

@@ -43,6 +43,37 @@ config_option = click.option(
 )
 
 
+appliance_option = click.option(
+    "--appliance",
+    "appliance_id",
+    default=None,
+    metavar="ID",
+    help="The appliance the session belongs to (needed when several appliances could be meant).",
+)
+
+
+def resolve_appliance(svc: Services, given: str | None, lsid: str | None = None) -> str:
+    """Name the appliance a command is about: the one given, the lsid's, or the only one."""
+    ids = [a.id for a in svc.config.appliances]
+    if given is not None:
+        if given not in ids:
+            shown = ", ".join(repr(i) for i in ids)
+            raise click.BadParameter(f"expected one of {shown}", param_hint="--appliance")
+        return given
+    if lsid is not None:
+        found = svc.store.appliances_of(lsid)
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise click.UsageError(
+                f"{lsid} is a session of several appliances ({', '.join(found)});"
+                " name one with --appliance"
+            )
+    if len(ids) == 1:
+        return ids[0]
+    raise click.UsageError("several appliances are configured; name one with --appliance")
+
+
 def load_config(config_path: str | None) -> Config:
     """Load and check the config file, and set up logging as it says."""
     config = load(config_path)

@@ -8,10 +8,17 @@ import time
 import click
 
 from connector.bomgar.models import valid_lsid
-from connector.cli.common import config_option, parse_when, services
+from connector.cli.common import (
+    appliance_option,
+    config_option,
+    parse_when,
+    resolve_appliance,
+    services,
+)
 from connector.importer.poller import PollResult, find_missed
 from connector.importer.runner import drain, import_backlog, stopping_on_signals
 from connector.servicenow import query as q
+from connector.services import Services
 from connector.web.webhooks import exposure_warnings
 
 
@@ -32,11 +39,24 @@ def check_config(config_path: str | None) -> None:
 @config_option
 @click.option("--retry", "retry_lsids", multiple=True, metavar="LSID", help="Re-queue one.")
 @click.option("--retry-all", is_flag=True, help="Re-queue every dead letter.")
-def dead_letters(config_path: str | None, retry_lsids: tuple[str, ...], retry_all: bool) -> None:
+@appliance_option
+def dead_letters(
+    config_path: str | None,
+    retry_lsids: tuple[str, ...],
+    retry_all: bool,
+    appliance_id: str | None,
+) -> None:
     """List sessions that failed permanently, or re-queue them."""
     svc = services(config_path)
-    if retry_all or retry_lsids:
-        n = svc.store.retry_dead(None if retry_all else list(retry_lsids))
+    if retry_all:
+        n = svc.store.retry_dead(None)
+        click.echo(f"re-queued {n} session(s); a running worker imports them")
+        return
+    if retry_lsids:
+        n = sum(
+            svc.store.retry_dead([lsid], appliance=resolve_appliance(svc, appliance_id, lsid))
+            for lsid in retry_lsids
+        )
         click.echo(f"re-queued {n} session(s); a running worker imports them")
         if retry_lsids and n < len(retry_lsids):
             raise click.ClickException("some LSIDs were not dead letters")
@@ -47,7 +67,15 @@ def dead_letters(config_path: str | None, retry_lsids: tuple[str, ...], retry_al
         return
     for row in rows:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.updated_at))
-        click.echo(f"{row.lsid}  {when}Z  attempts={row.attempts}  {row.last_error}")
+        click.echo(
+            f"{_named(svc, row.appliance)}{row.lsid}  {when}Z  attempts={row.attempts}"
+            f"  {row.last_error}"
+        )
+
+
+def _named(svc: Services, appliance: str) -> str:
+    """Prefix a listed session with its appliance when there are several."""
+    return f"{appliance}  " if len(svc.config.appliances) > 1 else ""
 
 
 @click.command()
@@ -60,8 +88,12 @@ def dead_letters(config_path: str | None, retry_lsids: tuple[str, ...], retry_al
     help="Write an unmatched session onto TICKET (a sys_id or a number such as INC0010001).",
 )
 @click.option("--dismiss", "dismiss_lsid", metavar="LSID", help="Close one without writing it.")
+@appliance_option
 def unmatched(
-    config_path: str | None, attach: tuple[str, str] | None, dismiss_lsid: str | None
+    config_path: str | None,
+    attach: tuple[str, str] | None,
+    dismiss_lsid: str | None,
+    appliance_id: str | None,
 ) -> None:
     """List sessions kept off their ticket (no proof they belong to it), or settle one."""
     svc = services(config_path)
@@ -77,12 +109,15 @@ def unmatched(
                     f"expected a ticket sys_id (32 hex characters) or number, got {ticket!r}",
                     param_hint="--attach",
                 ) from None
-        if not svc.store.attach(lsid, ticket):
+        appliance = resolve_appliance(svc, appliance_id, lsid)
+        if not svc.store.attach(lsid, ticket, appliance=appliance):
             raise click.ClickException(f"{lsid} is not an unmatched session")
         click.echo(f"attached {lsid} to {ticket}; a running worker writes it")
         return
     if dismiss_lsid:
-        if not svc.store.dismiss(dismiss_lsid, "dismissed by an administrator (unmatched)"):
+        appliance = resolve_appliance(svc, appliance_id, dismiss_lsid)
+        note = "dismissed by an administrator (unmatched)"
+        if not svc.store.dismiss(dismiss_lsid, note, appliance=appliance):
             raise click.ClickException(f"{dismiss_lsid} is not an unmatched session")
         click.echo(f"dismissed {dismiss_lsid}; nothing was written")
         return
@@ -92,29 +127,32 @@ def unmatched(
         return
     for row in rows:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.updated_at))
-        click.echo(f"{row.lsid}  {when}Z  {row.last_error}")
+        click.echo(f"{_named(svc, row.appliance)}{row.lsid}  {when}Z  {row.last_error}")
 
 
 @click.command()
 @config_option
 @click.argument("lsid")
 @click.option("--wait/--no-wait", default=True, help="Import now in this process.")
-def replay(config_path: str | None, lsid: str, wait: bool) -> None:
+@appliance_option
+def replay(config_path: str | None, lsid: str, wait: bool, appliance_id: str | None) -> None:
     """Re-import one session (records are updated, nothing is duplicated)."""
     if not valid_lsid(lsid):
         raise click.BadParameter(
             "expected 1-64 characters of A-Z, a-z, 0-9, _ and -", param_hint="LSID"
         )
     svc = services(config_path)
-    svc.store.queue_sessions([lsid], "replay", force=True)
+    appliance = resolve_appliance(svc, appliance_id, lsid)
+    svc.store.queue_sessions([lsid], "replay", force=True, appliance=appliance)
     if not wait:
         click.echo(f"queued {lsid}")
         return
-    drain(svc.importer(), {lsid})
-    state = svc.store.job_state(lsid)
+    drain(svc.importer(), {lsid}, appliance=appliance)
+    state = svc.store.job_state(lsid, appliance=appliance)
     click.echo(f"{lsid}: {state}")
     if state != "done":
-        row = next((r for r in svc.store.jobs() if r.lsid == lsid), None)
+        rows = svc.store.jobs(appliance=appliance)
+        row = next((r for r in rows if r.lsid == lsid), None)
         raise click.ClickException(f"{lsid} not imported: {row.last_error if row else 'unknown'}")
 
 
@@ -124,15 +162,23 @@ def replay(config_path: str | None, lsid: str, wait: bool) -> None:
 @click.option("--until", default=None, help="End (UTC), default now.")
 @click.option("--queue-only", is_flag=True, help="Only queue; let the running worker import.")
 @click.option(
+    "--appliance", "appliance_id", default=None, metavar="ID", help="Only this appliance."
+)
+@click.option(
     "--threads",
     default=None,
     type=click.IntRange(min=1),
     help="Import threads [default: worker.threads].",
 )
 def backfill(
-    config_path: str | None, since: str, until: str | None, queue_only: bool, threads: int | None
+    config_path: str | None,
+    since: str,
+    until: str | None,
+    queue_only: bool,
+    appliance_id: str | None,
+    threads: int | None,
 ) -> None:
-    """Import every session that ended in a time range and is not imported yet."""
+    """Import every session that ended in a time range and is not imported yet (per appliance)."""
     svc = services(config_path)
     start = parse_when(since, "--since")
     end = parse_when(until, "--until") if until else int(time.time())
@@ -142,9 +188,26 @@ def backfill(
     def listed(result: PollResult) -> None:
         click.echo(f"  listed {result.listed} sessions, queued {result.queued}", err=True)
 
-    result = find_missed(svc.store, svc.bomgar, start, end, reason="backfill", progress=listed)
-    click.echo(f"found {result.listed} sessions, {result.queued} not yet imported")
-    if queue_only or not result.queued:
+    chosen = (
+        [resolve_appliance(svc, appliance_id)]
+        if appliance_id is not None
+        else [a.id for a in svc.config.appliances]
+    )
+    queued = 0
+    for appliance in chosen:
+        result = find_missed(
+            svc.store,
+            svc.bomgar_clients[appliance],
+            start,
+            end,
+            reason="backfill",
+            progress=listed,
+            appliance=appliance,
+        )
+        name = f"appliance {appliance}: " if appliance else ""
+        click.echo(f"{name}found {result.listed} sessions, {result.queued} not yet imported")
+        queued += result.queued
+    if queue_only or not queued:
         return
     done_before = svc.store.counts()["done"]
 

@@ -6,6 +6,7 @@ reported at once. ``${NAME}`` and ``${NAME:-default}`` are replaced from the env
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -24,18 +25,25 @@ ENV_VAR = "CONNECTOR_CONFIG"
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+def _flatten(
+    data: Mapping[str, Any], prefix: str = "", known: Mapping[str, Setting] = BY_PATH
+) -> Iterator[tuple[str, Any]]:
     for key, value in data.items():
         path = f"{prefix}.{key}" if prefix else str(key)
-        if path in BY_PATH or not isinstance(value, Mapping):
+        if path in known or not isinstance(value, Mapping):
             yield path, value
         else:
-            yield from _flatten(value, path)
+            yield from _flatten(value, path, known)
 
 
 def _interpolate(value: Any, path: str, file: str, env: Mapping[str, str], problems: list) -> Any:
     if isinstance(value, list):
-        return [_interpolate(v, path, file, env, problems) for v in value]
+        return [
+            _interpolate(v, f"{path}[{n}]" if isinstance(v, Mapping) else path, file, env, problems)
+            for n, v in enumerate(value)
+        ]
+    if isinstance(value, Mapping):
+        return {k: _interpolate(v, f"{path}.{k}", file, env, problems) for k, v in value.items()}
     if not isinstance(value, str):
         return value
 
@@ -74,6 +82,8 @@ def _convert(setting: Setting, value: Any, file: str, problems: list[ConfigProbl
             return bad("a string")
         return value
     if kind == "url":
+        if value == "" and setting.default == "":
+            return value  # optional here (e.g. bomgar.appliance_url beside bomgar.appliances)
         if not isinstance(value, str) or not value:
             return bad("an http(s) URL")
         parts = urlsplit(value)
@@ -154,7 +164,49 @@ def _convert(setting: Setting, value: Any, file: str, problems: list[ConfigProbl
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             return bad("a list of non-empty strings")
         return value
+    if kind == "sections":
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            return bad("a list of sections, one mapping per entry")
+        return [_convert_entry(setting, n, entry, file, problems) for n, entry in enumerate(value)]
     raise AssertionError(f"unknown setting kind {kind}")  # pragma: no cover - table is static
+
+
+def _convert_entry(
+    setting: Setting, n: int, entry: Mapping[str, Any], file: str, problems: list[ConfigProblem]
+) -> dict[str, Any]:
+    """Check one entry of a list of sections; return its given values by relative path."""
+    known = {s.path: s for s in setting.item}
+    where = f"{setting.path}[{n}]"
+    out: dict[str, Any] = {}
+    for path, raw in _flatten(entry, known=known):
+        if path not in known:
+            expected = f"one of {', '.join(known)}"
+            problems.append(ConfigProblem(file, f"{where}.{path}", expected, "an unknown key"))
+            continue
+        shown = dataclasses.replace(known[path], path=f"{where}.{path}")
+        out[path] = _convert(shown, raw, file, problems)
+    return out
+
+
+def _complete_entries(values: dict[str, Any], file: str, problems: list[ConfigProblem]) -> None:
+    """Fill each entry's missing values: from the setting it inherits, or its default."""
+    for setting in SETTINGS:
+        for n, entry in enumerate((values.get(setting.path) or []) if setting.item else []):
+            for sub in setting.item:
+                if sub.path in entry:
+                    continue
+                if sub.inherits:
+                    entry[sub.path] = values[sub.inherits]
+                elif sub.default is REQUIRED:
+                    problems.append(
+                        ConfigProblem(
+                            file, f"{setting.path}[{n}].{sub.path}", "a value (required)", "nothing"
+                        )
+                    )
+                else:
+                    entry[sub.path] = sub.default
 
 
 def validate(
@@ -196,13 +248,17 @@ def validate(
         else:
             default = setting.default
             values[setting.path] = list(default) if isinstance(default, list) else default
-    _check_combinations(values, file, problems)
+    _complete_entries(values, file, problems)
+    _check_combinations(values, set(given), file, problems)
+    _check_appliances(values, set(given), file, problems)
     if problems:
         raise ConfigError(problems)
     return Config.build(values, file)
 
 
-def _check_combinations(values: dict[str, Any], file: str, problems: list[ConfigProblem]) -> None:
+def _check_combinations(
+    values: dict[str, Any], given: set[str], file: str, problems: list[ConfigProblem]
+) -> None:
     checks: list[tuple[bool, str, str, str]] = [
         (
             bool(values.get("servicenow.oauth.client_id"))
@@ -228,6 +284,69 @@ def _check_combinations(values: dict[str, Any], file: str, problems: list[Config
     for ok, path, expected, found in checks:
         if not ok and path in values:
             problems.append(ConfigProblem(file, path, expected, found))
+
+
+SINGLE_APPLIANCE = ("bomgar.appliance_url", "bomgar.client_id", "bomgar.client_secret")
+_STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
+
+
+def _check_appliances(
+    values: dict[str, Any], given: set[str], file: str, problems: list[ConfigProblem]
+) -> None:
+    """Check the appliances: one from the single keys, or a list; ids and tokens; the store URL."""
+    entries = values.get("bomgar.appliances") or []
+    if not entries:
+        for path in (*SINGLE_APPLIANCE, "webhook.token"):
+            if path not in given:
+                problems.append(ConfigProblem(file, path, "a value (required)", "nothing"))
+    else:
+        for path in (*SINGLE_APPLIANCE, "bomgar.appliance_id"):
+            if path in given and values.get(path):
+                problems.append(
+                    ConfigProblem(
+                        file,
+                        path,
+                        "nothing while bomgar.appliances lists the appliances (give each entry"
+                        " its own)",
+                        "a value",
+                    )
+                )
+        seen: set[str] = set()
+        for n, entry in enumerate(entries):
+            ident = entry.get("id")
+            if isinstance(ident, str) and (
+                not ident or ident != ident.strip() or len(ident) > 64 or ident in seen
+            ):
+                problems.append(
+                    ConfigProblem(
+                        file,
+                        f"bomgar.appliances[{n}].id",
+                        "1-64 characters without surrounding spaces, unique among the appliances",
+                        repr(ident)[:70],
+                    )
+                )
+            seen.add(str(ident))
+            if "webhook_token" in entry and not entry["webhook_token"]:
+                problems.append(
+                    ConfigProblem(
+                        file,
+                        f"bomgar.appliances[{n}].webhook_token",
+                        "a value (here or in webhook.token)",
+                        "nothing",
+                    )
+                )
+    node = values.get("worker.node_name") or ""
+    if ":" in node:
+        problems.append(
+            ConfigProblem(file, "worker.node_name", "a name without ':'", repr(node)[:70])
+        )
+    url = values.get("store.url") or ""
+    if "://" in url and not url.startswith(_STORE_SCHEMES):
+        problems.append(
+            ConfigProblem(
+                file, "store.url", "postgresql://…, sqlite:///PATH or a path", repr(url)[:70]
+            )
+        )
 
 
 def _yaml_problem(file: str, exc: yaml.YAMLError) -> ConfigProblem:
@@ -267,8 +386,19 @@ def load(
 def settings_markdown() -> str:
     """Render the settings table as Markdown (kept in docs/configuration.md)."""
     lines = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+
+    def row(s: Setting, path: str) -> str:
+        if s.default is REQUIRED:
+            default = "required"
+        elif s.inherits:
+            default = f"as `{s.inherits}`"
+        else:
+            default = f"`{s.default!r}`"
+        kind = "list of sections" if s.kind == "sections" else s.kind
+        kind += f" ({'/'.join(s.choices)})" if s.choices else ""
+        return f"| `{path}` | {kind} | {default} | {s.help} |"
+
     for s in SETTINGS:
-        default = "required" if s.default is REQUIRED else f"`{s.default!r}`"
-        kind = s.kind + (f" ({'/'.join(s.choices)})" if s.choices else "")
-        lines.append(f"| `{s.path}` | {kind} | {default} | {s.help} |")
+        lines.append(row(s, s.path))
+        lines.extend(row(sub, f"{s.path}[].{sub.path}") for sub in s.item)
     return "\n".join(lines) + "\n"

@@ -42,8 +42,35 @@ class ServiceNowSettings:
 
 
 @dataclass(frozen=True)
+class PollerSettings:
+    """The missed-session poller."""
+
+    enabled: bool
+    interval_seconds: float
+    overlap_seconds: float
+    initial_lookback_seconds: float
+
+
+@dataclass(frozen=True)
+class ApplianceSettings:
+    """One appliance: its id, where it is, as which API account, its webhook token and poller."""
+
+    id: str
+    appliance_url: str
+    client_id: str
+    client_secret: str
+    webhook_token: str
+    verify_tls: bool | str
+    timeout_seconds: float
+    max_requests_per_second: float
+    max_report_bytes: int
+    use_ns_paths: bool
+    poller: PollerSettings
+
+
+@dataclass(frozen=True)
 class BomgarSettings:
-    """The appliance: where, as which API account, how fast."""
+    """The appliance (or the defaults of several): where, as which API account, how fast."""
 
     appliance_url: str
     client_id: str
@@ -55,6 +82,7 @@ class BomgarSettings:
     use_ns_paths: bool
     appliance_id: str
     rep_match: str
+    appliances: tuple[ApplianceSettings, ...]
 
 
 @dataclass(frozen=True)
@@ -72,8 +100,15 @@ class StoreSettings:
     """The durable inbox, jobs and ledger."""
 
     path: str
+    url: str
+    pool_size: int
+    migrate_on_start: bool
     events_retention_days: float
     synchronous: str
+
+    def location(self) -> str:
+        """Return where the store lives: store.url when set, else the SQLite file store.path."""
+        return self.url or self.path
 
 
 @dataclass(frozen=True)
@@ -87,6 +122,7 @@ class WorkerSettings:
     max_attempts: int
     retry_base_seconds: float
     retry_max_seconds: float
+    node_name: str
     auto_create_incident: bool
 
 
@@ -97,16 +133,6 @@ class SecuritySettings:
     attach_policy: str
     external_key_secret: str
     issued_key_max_age_seconds: float
-
-
-@dataclass(frozen=True)
-class PollerSettings:
-    """The missed-session poller."""
-
-    enabled: bool
-    interval_seconds: float
-    overlap_seconds: float
-    initial_lookback_seconds: float
 
 
 @dataclass(frozen=True)
@@ -173,11 +199,38 @@ class Config:
     metrics: MetricsSettings
     logging: LoggingSettings
     source: str = field(default="<defaults>", compare=False)
+    # Every appliance: bomgar.appliances, or the one the single-appliance keys describe.
+    appliances: tuple[ApplianceSettings, ...] = field(default=(), compare=False)
 
     @classmethod
     def build(cls, values: dict[str, Any], source: str) -> Config:
         """Group checked values by dotted path into the typed sections."""
-        return _build(cls, "", values, extra={"source": source})
+        config: Config = _build(cls, "", values, extra={"source": source, "appliances": ()})
+        appliances = config.bomgar.appliances or (config._single_appliance(),)
+        return dataclasses.replace(config, appliances=appliances)
+
+    def _single_appliance(self) -> ApplianceSettings:
+        b = self.bomgar
+        return ApplianceSettings(
+            id=b.appliance_id,
+            appliance_url=b.appliance_url,
+            client_id=b.client_id,
+            client_secret=b.client_secret,
+            webhook_token=self.webhook.token,
+            verify_tls=b.verify_tls,
+            timeout_seconds=b.timeout_seconds,
+            max_requests_per_second=b.max_requests_per_second,
+            max_report_bytes=b.max_report_bytes,
+            use_ns_paths=b.use_ns_paths,
+            poller=self.poller,
+        )
+
+    def appliance(self, ident: str) -> ApplianceSettings | None:
+        """Return the appliance with this id ('' stands for the first: rows from before ids)."""
+        for a in self.appliances:
+            if a.id == ident:
+                return a
+        return self.appliances[0] if ident == "" else None
 
     def value(self, path: str) -> Any:
         """Return one setting by its dotted path (for display and generic tooling only)."""
@@ -194,10 +247,17 @@ class Config:
         """Return every setting with secrets replaced, for display."""
         out = {}
         for path, value in self.as_values().items():
-            if BY_PATH[path].kind == "secret" and value:
+            setting = BY_PATH[path]
+            if setting.kind == "secret" and value:
                 value = "***"
             elif path == "api.tokens":
                 value = ["***"] * len(value)
+            elif setting.item:
+                secret = {s.path for s in setting.item if s.kind == "secret"}
+                value = [
+                    {k: ("***" if k in secret and v else v) for k, v in _dotted(entry).items()}
+                    for entry in value
+                ]
             out[path] = value
         return out
 
@@ -221,13 +281,37 @@ class Config:
 
 
 def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+    if isinstance(value, tuple):
+        return [
+            dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v
+            for v in value
+        ]
+    return value
+
+
+def _dotted(entry: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten a nested entry to dotted keys."""
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        if isinstance(value, dict):
+            out.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _section_type(annotation: Any) -> type | None:
     """Return the dataclass a field holds, if it holds one."""
     if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         return annotation
+    return None
+
+
+def _entry_type(annotation: Any) -> type | None:
+    """Return the dataclass of each entry when a field holds a tuple of them (sections)."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is tuple and args and args[-1] is Ellipsis:
+        return _section_type(args[0])
     return None
 
 
@@ -244,6 +328,10 @@ def _build(
         if section is not None:
             kwargs[f.name] = _build(section, path + ".", values)
             continue
+        entry = _entry_type(hints[f.name])
+        if entry is not None:
+            kwargs[f.name] = tuple(_build(entry, "", dict(item)) for item in values[path])
+            continue
         value = values[path]
         if typing.get_origin(hints[f.name]) is tuple:
             value = tuple(value)
@@ -256,11 +344,15 @@ def field_paths(cls: type = Config, prefix: str = "") -> list[str]:
     hints = typing.get_type_hints(cls)
     paths: list[str] = []
     for f in fields(cls):
-        if f.name == "source" and cls is Config:
+        if f.name in ("source", "appliances") and cls is Config:
             continue
         section = _section_type(hints[f.name])
+        entry = _entry_type(hints[f.name])
         if section is not None:
             paths += field_paths(section, f"{prefix}{f.name}.")
+        elif entry is not None:
+            paths.append(f"{prefix}{f.name}")
+            paths += field_paths(entry, f"{prefix}{f.name}[].")
         else:
             paths.append(f"{prefix}{f.name}")
     return paths

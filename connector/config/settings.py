@@ -5,10 +5,17 @@ its default (``REQUIRED`` when it has none) and its meaning; ``docs/configuratio
 from this table and a test fails when they disagree. A setting's path is also the attribute path
 of the typed ``Config`` it lands in (``servicenow.timeout_seconds`` →
 ``config.servicenow.timeout_seconds``); a test checks the two stay in step.
+
+A setting of kind ``sections`` is a list whose every entry is a small section of its own,
+described by the settings in ``item`` (their paths are relative to the entry; the docs show them
+as ``bomgar.appliances[].client_id``). An item setting may take its default from a top-level
+setting (``inherits``), so values shared by every entry are written once.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +27,21 @@ class Setting:
     """One configuration key: its type, default and meaning."""
 
     path: str
-    kind: str  # url | str | secret | bool | tls | int | float | networks | paths | choice | list
+    # url | str | secret | bool | tls | int | float | networks | paths | choice | list | sections
+    kind: str
     default: Any
     help: str
     choices: tuple[str, ...] = ()
     minimum: float | None = None
+    item: tuple[Setting, ...] = ()  # sections: the settings of each entry, by relative path
+    inherits: str = ""  # an item setting's default: the value of this top-level setting
+
+
+def _entry(path: str, top: Setting, help: str = "") -> Setting:
+    """Describe an entry's setting that defaults to the top-level setting it stands in for."""
+    return dataclasses.replace(
+        top, path=path, default=None, inherits=top.path, help=help or top.help
+    )
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -91,16 +108,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "bomgar.appliance_url",
         "url",
-        REQUIRED,
-        "Public-site URL of the appliance, e.g. https://support.example.com.",
+        "",
+        "Public-site URL of the appliance, e.g. https://support.example.com. Required unless"
+        " bomgar.appliances lists the appliances.",
     ),
     Setting(
         "bomgar.client_id",
         "str",
-        REQUIRED,
-        "API account client id (Management > API Configuration).",
+        "",
+        "API account client id (Management > API Configuration). Required unless"
+        " bomgar.appliances lists the appliances.",
     ),
-    Setting("bomgar.client_secret", "secret", REQUIRED, "API account client secret."),
+    Setting(
+        "bomgar.client_secret",
+        "secret",
+        "",
+        "API account client secret. Required unless bomgar.appliances lists the appliances.",
+    ),
     Setting(
         "bomgar.verify_tls", "tls", True, "true, false, or the path of a CA bundle file to trust."
     ),
@@ -130,7 +154,8 @@ SETTINGS: tuple[Setting, ...] = (
         "bomgar.appliance_id",
         "str",
         "",
-        "When set, outbound events from any other appliance_id are refused with 403.",
+        "The appliance_id the appliance sends with its events; events naming another are refused"
+        " with 403. Empty: events naming any appliance are accepted (one appliance only).",
     ),
     Setting(
         "bomgar.rep_match",
@@ -143,8 +168,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "webhook.token",
         "secret",
-        REQUIRED,
-        "Shared secret the appliance appends to the event URL as outbound_event_token.",
+        "",
+        "Shared secret the appliance appends to the event URL as outbound_event_token. Required"
+        " unless every entry of bomgar.appliances has its own webhook_token.",
     ),
     Setting(
         "webhook.allowed_networks",
@@ -167,7 +193,31 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # Store
     Setting(
-        "store.path", "str", "connector.db", "SQLite file holding the inbox, ledger and watermark."
+        "store.path",
+        "str",
+        "connector.db",
+        "SQLite file holding the inbox, ledger and watermark (when store.url is empty).",
+    ),
+    Setting(
+        "store.url",
+        "str",
+        "",
+        "Where the store lives: postgresql://USER:${PASSWORD}@HOST/DB for a PostgreSQL database"
+        " shared by several nodes, sqlite:///PATH or a path for SQLite. Empty: store.path.",
+    ),
+    Setting(
+        "store.pool_size",
+        "int",
+        8,
+        "PostgreSQL: most connections each process (web worker or worker) keeps open.",
+        minimum=1,
+    ),
+    Setting(
+        "store.migrate_on_start",
+        "bool",
+        True,
+        "Bring the store's schema up to date when a process starts; false: refuse to start on an"
+        " older schema until `connector store migrate` has run.",
     ),
     Setting(
         "store.events_retention_days",
@@ -181,8 +231,9 @@ SETTINGS: tuple[Setting, ...] = (
         "store.synchronous",
         "choice",
         "FULL",
-        "FULL syncs every committed event to disk (survives power loss); NORMAL survives a"
-        " crashed process but may lose the last events on power loss, and is faster.",
+        "SQLite: FULL syncs every committed event to disk (survives power loss); NORMAL survives"
+        " a crashed process but may lose the last events on power loss, and is faster."
+        " (PostgreSQL commits as its server is configured.)",
         choices=("FULL", "NORMAL"),
     ),
     # Mappings
@@ -237,6 +288,14 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0.01,
     ),
     Setting("worker.retry_max_seconds", "float", 600.0, "Longest retry delay.", minimum=0.01),
+    Setting(
+        "worker.node_name",
+        "str",
+        "",
+        "This node's name in claim tokens (empty: the host name). A worker releases the claims"
+        " of its own node's dead processes at once; other nodes' claims come back when their"
+        " lease lapses. Two nodes on one host need different names.",
+    ),
     Setting(
         "worker.auto_create_incident",
         "bool",
@@ -350,4 +409,55 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+_TOP = {s.path: s for s in SETTINGS}
+
+APPLIANCE: tuple[Setting, ...] = (
+    Setting(
+        "id",
+        "str",
+        REQUIRED,
+        "The appliance_id this appliance sends with its outbound events. Events are routed by"
+        " it, and it names the appliance's sessions in the store, in u_appliance_id, in /health"
+        " and in /metrics.",
+    ),
+    Setting("appliance_url", "url", REQUIRED, "Public-site URL of this appliance."),
+    Setting("client_id", "str", REQUIRED, "API account client id on this appliance."),
+    Setting("client_secret", "secret", REQUIRED, "API account client secret."),
+    _entry(
+        "webhook_token",
+        _TOP["webhook.token"],
+        "The outbound_event_token this appliance's event URL carries.",
+    ),
+    _entry("verify_tls", _TOP["bomgar.verify_tls"]),
+    _entry("timeout_seconds", _TOP["bomgar.timeout_seconds"]),
+    _entry("max_requests_per_second", _TOP["bomgar.max_requests_per_second"]),
+    _entry("max_report_bytes", _TOP["bomgar.max_report_bytes"]),
+    _entry("use_ns_paths", _TOP["bomgar.use_ns_paths"]),
+    _entry("poller.enabled", _TOP["poller.enabled"], "Poll this appliance for missed sessions."),
+    _entry("poller.interval_seconds", _TOP["poller.interval_seconds"]),
+    _entry("poller.overlap_seconds", _TOP["poller.overlap_seconds"]),
+    _entry("poller.initial_lookback_seconds", _TOP["poller.initial_lookback_seconds"]),
+)
+
+SETTINGS = (
+    *SETTINGS[: list(_TOP).index("bomgar.rep_match") + 1],
+    Setting(
+        "bomgar.appliances",
+        "sections",
+        [],
+        "Several appliances: one entry each. Empty: the single appliance the bomgar.* keys"
+        " above describe (bomgar.appliance_id is its id).",
+        item=APPLIANCE,
+    ),
+    *SETTINGS[list(_TOP).index("bomgar.rep_match") + 1 :],
+)
+
 BY_PATH = {s.path: s for s in SETTINGS}
+
+
+def every_path() -> Iterator[str]:
+    """Yield every setting's path, entries' settings as ``list[].key``."""
+    for s in SETTINGS:
+        yield s.path
+        for sub in s.item:
+            yield f"{s.path}[].{sub.path}"

@@ -4,6 +4,12 @@ Each run lists the sessions that ended between the stored watermark (minus an ov
 because reports can lag) and now, in windows sized to what they hold, and queues every session
 the store has not imported yet. The watermark only moves forward after a whole run
 succeeds, so a failed run is repeated from the same point.
+
+Each appliance has its own watermark and its own poll. Several nodes may run a worker: a poll
+first takes the store's leased lock ``poller:<appliance>`` (renewed after every window), and a
+node that finds it held, or finds a poll finished less than half an interval ago, leaves the
+run to the other node. So two nodes never list the same window at once, and one appliance is
+polled about once an interval however many nodes there are.
 """
 
 from __future__ import annotations
@@ -16,12 +22,11 @@ from dataclasses import dataclass
 from connector.bomgar.client import BomgarClient
 from connector.bomgar.models import valid_lsid
 from connector.metrics import Metrics
-from connector.store import Store
+from connector.store import LAST_POLL, WATERMARK, Store, appliance_key, claim_token
 
 log = logging.getLogger(__name__)
 
-WATERMARK = "poller.watermark"
-LAST_SUCCESS = "poller.last_success"
+LAST_SUCCESS = LAST_POLL
 # A listing has no pagination, so one request covers a bounded window: it widens while the
 # appliance's answers stay small and narrows when one is large (a year's backfill is ~60
 # requests instead of 1,460; a busy day's listing stays a few hundred kilobytes).
@@ -51,6 +56,7 @@ class PollResult:
     listed: int = 0
     queued: int = 0
     refused: int = 0  # listed ids that cannot be session ids
+    skipped: bool = False  # another node holds this appliance's poll, or just ran it
 
 
 def find_missed(
@@ -61,8 +67,9 @@ def find_missed(
     *,
     reason: str = "poller",
     progress: Callable[[PollResult], None] | None = None,
+    appliance: str = "",
 ) -> PollResult:
-    """Queue every session that ended in [since, until) and is not imported yet."""
+    """Queue every session of ``appliance`` that ended in [since, until) and is not imported."""
     result = PollResult(since, until)
     start = since
     window = WINDOW_SECONDS
@@ -85,11 +92,15 @@ def find_missed(
         for i in range(0, len(lsids), QUEUE_CHUNK):
             chunk = lsids[i : i + QUEUE_CHUNK]
             known = store.known_lsids(
-                chunk, states=("done", "dead", "pending", "running", "unmatched")
+                chunk,
+                states=("done", "dead", "pending", "running", "unmatched"),
+                appliance=appliance,
             )
             fresh = [lsid for lsid in chunk if lsid not in known]
             if fresh:
-                result.queued += store.queue_sessions(fresh, reason, force=False)
+                result.queued += store.queue_sessions(
+                    fresh, reason, force=False, appliance=appliance
+                )
         if progress:
             progress(result)
         start = end
@@ -104,19 +115,46 @@ def poll_missed_sessions(
     initial_lookback: float,
     metrics: Metrics | None = None,
     now: float | None = None,
+    appliance: str = "",
+    interval: float = 0.0,
+    lock_seconds: float = 300.0,
+    node: str = "",
 ) -> PollResult:
-    """Run one poll from the watermark to now and advance the watermark."""
+    """Run one poll of ``appliance`` from its watermark to now and advance the watermark.
+
+    Skipped (``skipped``) when another node holds the appliance's poll, or finished one less
+    than ``interval / 2`` seconds ago.
+    """
     now_i = int(time.time() if now is None else now)
-    stored = store.get_meta(WATERMARK)
-    watermark = int(float(stored)) if stored else int(now_i - initial_lookback)
-    since = max(0, int(watermark - overlap))
-    if since >= now_i:
-        since = now_i - 1
-    result = find_missed(store, bomgar, since, now_i)
-    store.set_meta({WATERMARK: str(now_i), LAST_SUCCESS: str(time.time())})
+    lock, owner = f"poller:{appliance}", claim_token(node)
+    if not store.try_lock(lock, owner, lock_seconds):
+        return PollResult(now_i, now_i, skipped=True)
+    try:
+        last = store.get_meta(appliance_key(LAST_SUCCESS, appliance))
+        if last and time.time() - float(last) < interval / 2:
+            return PollResult(now_i, now_i, skipped=True)  # another node has just polled
+        stored = store.get_meta(appliance_key(WATERMARK, appliance))
+        watermark = int(float(stored)) if stored else int(now_i - initial_lookback)
+        since = max(0, int(watermark - overlap))
+        if since >= now_i:
+            since = now_i - 1
+
+        def keep_lock(_: PollResult) -> None:
+            if not store.try_lock(lock, owner, lock_seconds):
+                raise RuntimeError(f"lost the poll lock of appliance {appliance!r}")
+
+        result = find_missed(store, bomgar, since, now_i, progress=keep_lock, appliance=appliance)
+        store.set_meta(
+            {
+                appliance_key(WATERMARK, appliance): str(now_i),
+                appliance_key(LAST_SUCCESS, appliance): str(time.time()),
+            }
+        )
+    finally:
+        store.release_lock(lock, owner)
     if metrics:
-        metrics.inc("connector_poller_runs_total")
-        metrics.inc("connector_poller_queued_total", result.queued)
+        metrics.inc("connector_poller_runs_total", appliance=appliance)
+        metrics.inc("connector_poller_queued_total", result.queued, appliance=appliance)
     if result.queued:
         log.warning(
             "poller queued %d sessions whose events never arrived (%d listed)",

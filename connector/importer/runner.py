@@ -1,7 +1,8 @@
 """Run the importer as a long-lived worker: import threads, the scheduler, signals, draining.
 
-``run_worker`` starts the import threads and the scheduled jobs (the missed-session poller,
-releasing a dead worker's claims, pruning old events) and keeps them until ``stop`` is set; the
+``run_worker`` starts the import threads and the scheduled jobs (the missed-session poller, one
+job per appliance so one appliance that hangs never delays another's poll; releasing the claims
+of this node's dead workers; pruning old events) and keeps them until ``stop`` is set; the
 command line sets it on SIGTERM or SIGINT. ``import_backlog`` runs the same threads until nothing
 is ready (``backfill``); ``drain`` imports in the calling thread until given sessions are
 settled (``replay``, the demo).
@@ -47,7 +48,9 @@ class WorkerLoop:
 
     def start(self) -> None:
         """Release dead workers' claims and start the import threads."""
-        released = self.importer.store.release_dead_owners(self.importer.settle)
+        released = self.importer.store.release_dead_owners(
+            self.importer.settle, node=self.importer.node
+        )
         if released:
             log.warning("re-queued %d sessions claimed by a worker that died", released)
         for n in range(self.threads):
@@ -96,13 +99,15 @@ def run_worker(
     config = importer.config
     loop = WorkerLoop(importer, threads=threads, poll_seconds=config.worker.poll_seconds)
     scheduler = BackgroundScheduler(timezone="UTC")
-    if config.poller.enabled:
+    for appliance in config.appliances:
+        if not appliance.poller.enabled:
+            continue
         scheduler.add_job(
             poll_job,
             "interval",
-            args=[importer],
-            id="poll-missed-sessions",
-            seconds=config.poller.interval_seconds,
+            args=[importer, appliance.id],
+            id=f"poll-missed-sessions:{appliance.id}",
+            seconds=appliance.poller.interval_seconds,
             next_run_time=dt.datetime.now(dt.UTC),
             max_instances=1,
             coalesce=True,
@@ -112,6 +117,7 @@ def run_worker(
         importer.store.release_dead_owners,
         "interval",
         args=[importer.settle],
+        kwargs={"node": importer.node},
         id="release-dead-claims",
         seconds=10,
         max_instances=1,
@@ -141,18 +147,27 @@ def run_worker(
         log.info("worker stopped")
 
 
-def poll_job(importer: Importer) -> None:
-    """Run one missed-session poll; a failure waits for the next run from the same watermark."""
+def poll_job(importer: Importer, appliance: str = "") -> None:
+    """Run one missed-session poll of an appliance; a failure waits for the next run."""
+    settings = importer.config.appliance(appliance)
+    if settings is None:
+        return
+    poller = settings.poller
     try:
         poll_missed_sessions(
             importer.store,
-            importer.bomgar,
-            overlap=importer.config.poller.overlap_seconds,
-            initial_lookback=importer.config.poller.initial_lookback_seconds,
+            importer.appliances.client(appliance),
+            overlap=poller.overlap_seconds,
+            initial_lookback=poller.initial_lookback_seconds,
             metrics=importer.metrics,
+            appliance=appliance,
+            interval=poller.interval_seconds,
+            # A poll lists a few windows; a node that dies mid-poll frees it within this long.
+            lock_seconds=max(60.0, 2 * settings.timeout_seconds),
+            node=importer.node,
         )
     except Exception as exc:  # the next run retries from the same watermark
-        log.error("poll failed: %s", exc)
+        log.error("poll of appliance %r failed: %s", appliance, exc)
 
 
 def prune_events(importer: Importer) -> int:
@@ -214,14 +229,21 @@ def import_backlog(
         loop.stop()
 
 
-def drain(importer: Importer, lsids: set[str] | None = None, timeout: float = 600) -> None:
-    """Import in this thread until the given (or all ready) sessions are settled."""
+def drain(
+    importer: Importer,
+    lsids: set[str] | None = None,
+    timeout: float = 600,
+    *,
+    appliance: str = "",
+) -> None:
+    """Import in this thread until the given sessions (of ``appliance``), or all, are settled."""
     store = importer.store
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         claimed = importer.run_once()
         if lsids is not None:
-            if all(store.job_state(x) not in ("pending", "running") for x in lsids):
+            states = [store.job_state(x, appliance=appliance) for x in lsids]
+            if all(state not in ("pending", "running") for state in states):
                 return
         elif not claimed:
             return

@@ -10,13 +10,14 @@ unexpectedly still counts an attempt for every session it held.
 
 Each pass claims its group under its own token; the lease is renewed from a background thread
 while the pass lives, and every write first checks that the claim still holds.
+A claim holds one appliance's sessions, and the pass asks that appliance (``appliances``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from connector.bomgar.models import SupportSession
 from connector.config import Config
 from connector.errors import ClaimLost, ConnectorError, DataError, ProtocolError, RemoteError
 from connector.http import RetryPolicy
+from connector.importer.appliances import Appliances
 from connector.importer.leases import LeaseKeeper
 from connector.importer.matching import decide
 from connector.importer.writer import Guard, Outcome, PlanWriter
@@ -76,7 +78,7 @@ class Importer:
         *,
         config: Config,
         store: Store,
-        bomgar: BomgarClient,
+        bomgar: BomgarClient | Mapping[str, BomgarClient],
         servicenow: ServiceNowClient,
         mappings: MappingSet,
         key_secret: bytes,
@@ -85,7 +87,12 @@ class Importer:
         self.config = config
         self.key_secret = key_secret  # proves an external key was issued by this connector
         self.store = store
-        self.bomgar = bomgar
+        # appliance: one client per appliance id (a single client serves the only appliance)
+        self.appliances = Appliances(
+            bomgar if isinstance(bomgar, Mapping) else {config.appliances[0].id: bomgar}
+        )
+        self.bomgar = self.appliances.first
+        self.node = config.worker.node_name
         self.servicenow = servicenow
         self.mappings = mappings
         self.metrics = metrics or Metrics()
@@ -105,8 +112,8 @@ class Importer:
 
     def run_once(self) -> int:
         """Claim and import one group of sessions; return how many were claimed."""
-        token = claim_token()
-        jobs = self.store.claim(token, self.batch_size, self.lease, settle=self.settle)
+        token = claim_token(self.node)
+        jobs = self._claim(token)  # appliance: one appliance's sessions, skipping a suspect one
         if not jobs:
             return 0
         with self.leases.hold(token, [j.lsid for j in jobs]):
@@ -120,6 +127,11 @@ class Importer:
                 for job in jobs:
                     self._fail(job, reason)
         return len(jobs)
+
+    def _claim(self, token: str) -> list[Job]:
+        """Claim one appliance's ready sessions, leaving a suspect one another pass waits on."""
+        skip = self.appliances.busy_and_suspect()
+        return self.store.claim(token, self.batch_size, self.lease, settle=self.settle, skip=skip)
 
     def guard(self, token: str) -> Guard:
         """Return the check the writer makes before each write: which sessions are still ours."""
@@ -147,7 +159,7 @@ class Importer:
                 self._fail(job, DataError(session.problem))
             elif not session.ended:
                 self.store.wait(job, job.owner, "session still running")
-                self.metrics.inc("connector_sessions_waiting_total")
+                self.metrics.inc("connector_sessions_waiting_total", appliance=job.appliance)
             else:
                 ready.append(Pending(job, session))
         if not ready:
@@ -176,7 +188,8 @@ class Importer:
             plans.append(p)
         if not plans:
             return
-        ledger = self.store.ledger(p.job.lsid for p in plans)
+        appliance = jobs[0].appliance  # appliance: a claim holds one appliance's sessions
+        ledger = self.store.ledger((p.job.lsid for p in plans), appliance=appliance)
         try:
             outcomes = self.writer.write(
                 [p.plan for p in plans if p.plan], ledger, guard=self.guard(jobs[0].owner)
@@ -191,10 +204,12 @@ class Importer:
             for effect, sys_id in outcome.effects
         ]
         if effects:
-            self.store.record_effects(effects)
+            self.store.record_effects(effects, appliance=appliance)
         for p in plans:
             self._settle(p, outcomes[p.job.lsid])
-        self.metrics.observe("connector_import_batch_seconds", time.monotonic() - started)
+        self.metrics.observe(
+            "connector_import_batch_seconds", time.monotonic() - started, appliance=appliance
+        )
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -203,7 +218,9 @@ class Importer:
     ) -> tuple[dict[str, SupportSession], list[tuple[Job, ConnectorError]]]:
         """Pull the group's reports; split the group when one session may spoil the request."""
         try:
-            found = self.bomgar.support_sessions([j.lsid for j in jobs])
+            appliance = jobs[0].appliance
+            with self.appliances.asking(appliance):
+                found = self.appliances.client(appliance).support_sessions([j.lsid for j in jobs])
         except ConnectorError as exc:
             # A permanent error (report too large, an lsid the appliance refuses) or a garbled
             # document may belong to one session: halve until it names one, not its neighbours.
@@ -221,7 +238,8 @@ class Importer:
         Every survey event stored before the import counts, not just the one that queued the
         job: an event that arrived while the job was pending changes what it must bring in.
         """
-        announced = self.store.announced_surveys(p.job.lsid for p in ready)
+        appliance = ready[0].job.appliance
+        announced = self.store.announced_surveys((p.job.lsid for p in ready), appliance=appliance)
         for kind, reason in SURVEY_EVENTS.items():
             wanted = [
                 p
@@ -232,7 +250,9 @@ class Importer:
             if not wanted:
                 continue
             try:
-                surveys = self.bomgar.exit_surveys(kind, [p.session.lsid for p in wanted])
+                surveys = self.appliances.client(appliance).exit_surveys(
+                    kind, [p.session.lsid for p in wanted]
+                )
             except RemoteError as exc:
                 log.warning("could not pull %s exit surveys: %s", kind, exc)
                 for p in wanted:
@@ -334,13 +354,13 @@ class Importer:
                     try:
                         p.ticket = self._auto_incident(p.job, p.session)
                     except ClaimLost:
-                        self.metrics.inc("connector_claims_lost_total")
+                        self.metrics.inc("connector_claims_lost_total", appliance=p.job.appliance)
                     except (RemoteError, DataError) as exc:
                         # An insert whose answer was lost may still land: settle, then look.
                         self._fail(p.job, exc, in_doubt=in_doubt(exc))
                     continue
                 self.store.complete(p.job, p.job.owner, note="skipped: session has no external key")
-                self.metrics.inc("connector_sessions_skipped_total")
+                self.metrics.inc("connector_sessions_skipped_total", appliance=p.job.appliance)
                 log.info("session has no ticket; skipped", extra={"lsid": p.job.lsid})
                 continue
             ticket = tickets.get(key)
@@ -352,7 +372,9 @@ class Importer:
     def _match(self, ready: list[Pending]) -> dict[str, str]:
         """Return each session's ticket key by lsid; park those without proof as unmatched."""
         secret = self.key_secret
-        attached = self.store.attached_tickets(p.job.lsid for p in ready)
+        attached = self.store.attached_tickets(
+            (p.job.lsid for p in ready), appliance=ready[0].job.appliance
+        )
         keys: dict[str, str] = {}
         for p in ready:
             decision = decide(
@@ -366,7 +388,7 @@ class Importer:
             if decision.matched:
                 keys[p.job.lsid] = decision.ticket_key
             elif self.store.mark_unmatched(p.job, p.job.owner, decision.reason):
-                self.metrics.inc("connector_sessions_unmatched_total")
+                self.metrics.inc("connector_sessions_unmatched_total", appliance=p.job.appliance)
                 log.warning(
                     "session not written: %s",
                     decision.reason,
@@ -396,15 +418,15 @@ class Importer:
         return {k: created.get(k, "") for k in TICKET_FIELDS.split(",")}
 
     def _appliance_id(self, job: Job) -> str:
-        configured = self.config.bomgar.appliance_id
-        return configured or self.store.appliance_id(job.lsid)
+        # The configured id; for the unnamed appliance, what its latest event said.
+        return job.appliance or self.store.appliance_id(job.lsid, appliance=job.appliance)
 
     # -- settling ---------------------------------------------------------------------------
 
     def _settle(self, p: Pending, outcome: Outcome) -> None:
         if outcome.lost:
             # Whoever holds the session now finishes it; this pass must not touch it.
-            self.metrics.inc("connector_claims_lost_total")
+            self.metrics.inc("connector_claims_lost_total", appliance=p.job.appliance)
             return
         if outcome.error is not None:
             self._fail(p.job, outcome.error, in_doubt=outcome.in_doubt)
@@ -423,9 +445,11 @@ class Importer:
             )
             return
         if self.store.complete(p.job, p.job.owner):
-            self.metrics.inc("connector_sessions_imported_total")
+            self.metrics.inc("connector_sessions_imported_total", appliance=p.job.appliance)
             self.metrics.observe(
-                "connector_event_to_import_seconds", max(0.0, time.time() - p.job.queued_at)
+                "connector_event_to_import_seconds",
+                max(0.0, time.time() - p.job.queued_at),
+                appliance=p.job.appliance,
             )
             log.info(
                 "session imported",
@@ -443,14 +467,14 @@ class Importer:
         reason = f"{type(error).__name__}: {error}"
         if permanent or attempts >= max_attempts:
             if self.store.dead_letter(job, job.owner, reason):
-                self.metrics.inc("connector_sessions_dead_total")
+                self.metrics.inc("connector_sessions_dead_total", appliance=job.appliance)
                 log.error("session dead-lettered: %s", reason, extra={"lsid": job.lsid})
             return
         delay = self.retry.delay(attempts, error)
         if in_doubt:
             delay = max(delay, self.settle)
         if self.store.retry_later(job, job.owner, reason, delay):
-            self.metrics.inc("connector_import_retries_total")
+            self.metrics.inc("connector_import_retries_total", appliance=job.appliance)
             log.warning(
                 "import failed, retrying in %.1fs: %s", delay, reason, extra={"lsid": job.lsid}
             )

@@ -13,6 +13,12 @@ Per group of sessions the writer makes three Batch API calls at most:
 2. write  session records (POST new / PATCH existing) and journal entries;
 3. write  survey rows and transcript attachments (they need the session record's sys_id).
 
+A session is appliance + lsid: the session record is looked up by its key field (``u_lsid``) and
+a record whose appliance field (``u_appliance_id``) names another appliance is not taken for
+this session's. An insert the instance refuses because another appliance's record holds the
+same lsid (its unique ``u_lsid``) fails permanently, naming that record, instead of overwriting
+it.
+
 Before each write call (and before every retry of it) the writer asks ``guard`` which sessions
 its worker still holds; a session whose claim was lost is left alone, because whoever holds it
 now writes it. A write whose answer was lost (5xx, timeout, dropped connection) leaves its
@@ -143,7 +149,7 @@ class PlanWriter:
             if r.error is not None:
                 raise r.error
 
-        sessions = _sessions_found(results["sessions"], key_field)
+        sessions = _sessions_found(results["sessions"], plans)
         surveys: dict[str, dict[str, str]] = {lsid: {} for lsid in lsids}
         for table, keys in survey_fields.items():
             for row in _rows(results[f"surveys:{table}"]):
@@ -162,13 +168,15 @@ class PlanWriter:
         self, item_id: str, plans: Sequence[ImportPlan], lsids: Sequence[str]
     ) -> BatchRequest:
         key_field = _key_field(plans)
+        appliance_field = plans[0].session_record.appliance_field
+        wanted = ["sys_id", key_field, *([appliance_field] if appliance_field else [])]
         return BatchRequest(
             id=item_id,
             method="GET",
             url=table_url(
                 plans[0].session_record.table,
                 sysparm_query=q.one_of(key_field, lsids, q.lsid),
-                sysparm_fields=f"sys_id,{key_field}",
+                sysparm_fields=",".join(wanted),
                 sysparm_limit=str(len(lsids) * 2 + 10),
             ),
         )
@@ -336,7 +344,8 @@ class PlanWriter:
         """
         plans = [by_lsid[lsid] for lsid in refused]
         (resp,) = self.client.batch([self._sessions_query("refused", plans, refused)])
-        found = _sessions_found(resp, _key_field(plans)) if resp.error is None else {}
+        found = _sessions_found(resp, plans) if resp.error is None else {}
+        foreign = _foreign(resp, plans) if resp.error is None else {}
         sent = {item.id: item for item in phase2}
         for lsid in refused:
             sys_id = found.get(lsid)
@@ -348,14 +357,14 @@ class PlanWriter:
                 outcomes[lsid].effects.append((SESSION_EFFECT, sys_id))
                 continue
             item = sent[f"s:{lsid}"]
-            outcomes[lsid].fail(
-                resp.error
-                or StatusError(
-                    f"the instance refused the session record ({item.url})",
-                    service="servicenow",
-                    status=400,
-                    permanent=True,
+            why = f"the instance refused the session record ({item.url})"
+            if lsid in foreign:
+                why = (
+                    f"another appliance's session record ({foreign[lsid]}) holds lsid {lsid};"
+                    " the instance keeps lsids unique"
                 )
+            outcomes[lsid].fail(
+                resp.error or StatusError(why, service="servicenow", status=400, permanent=True)
             )
 
     def _attachment_names(
@@ -424,11 +433,39 @@ def _key_field(plans: Sequence[ImportPlan]) -> str:
     return next(iter(plans[0].session_record.key))
 
 
-def _sessions_found(resp: BatchResponse, key_field: str) -> dict[str, str]:
+def _sessions_found(resp: BatchResponse, plans: Sequence[ImportPlan]) -> dict[str, str]:
+    """Return the sys_id of each plan's session record: its lsid, and not another appliance's."""
+    key_field = _key_field(plans)
+    by_lsid = {p.lsid: p.session_record for p in plans}
     found: dict[str, str] = {}
     for row in _rows(resp):
-        found.setdefault(row.get(key_field, ""), row.get("sys_id", ""))
+        lsid = row.get(key_field, "")
+        record = by_lsid.get(lsid)
+        if record is not None and _same_appliance(record, row):
+            found.setdefault(lsid, row.get("sys_id", ""))
     return found
+
+
+def _foreign(resp: BatchResponse, plans: Sequence[ImportPlan]) -> dict[str, str]:
+    """Return, per lsid, another appliance's record that holds it (``field=value``)."""
+    key_field = _key_field(plans)
+    by_lsid = {p.lsid: p.session_record for p in plans}
+    out: dict[str, str] = {}
+    for row in _rows(resp):
+        record = by_lsid.get(row.get(key_field, ""))
+        if record is not None and record.appliance_field and not _same_appliance(record, row):
+            field_name = record.appliance_field
+            out[row[key_field]] = f"{field_name}={row.get(field_name, '')!r}"
+    return out
+
+
+def _same_appliance(record: RecordWrite, row: dict[str, str]) -> bool:
+    """Tell whether a found row may be this session's: same appliance, or either not named."""
+    name = record.appliance_field
+    if not name:
+        return True
+    ours, theirs = record.fields.get(name, ""), row.get(name, "")
+    return not ours or not theirs or ours == theirs
 
 
 def _refusal(error: StatusError) -> bool:

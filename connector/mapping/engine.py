@@ -285,7 +285,12 @@ class MappingSet:
             attachments.append(AttachmentWrite(name, rule.content_type, content.encode("utf-8")))
 
         values = self._fit_fields(spec.fields, values)
-        record = RecordWrite(spec.table, self._key(spec, values, session.lsid), values)
+        record = RecordWrite(
+            spec.table,
+            self._key(spec, values, session.lsid),
+            values,
+            appliance_field=spec.appliance_field,
+        )
         plan = ImportPlan(lsid=session.lsid, session_record=record, attachments=attachments)
         if self._note is not None:
             plan.work_note = self._work_note(ctx, ticket, ticket_id)

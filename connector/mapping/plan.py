@@ -14,6 +14,9 @@ class RecordWrite:
     fields: dict[str, str]  # every field to write, key fields included
     # Name of a reference field the writer fills with the session record's sys_id once known.
     session_link_field: str | None = None
+    # The field naming the session's appliance: a record found by key whose field names
+    # another appliance is not this session's (empty on either side: written before ids).
+    appliance_field: str | None = None
 
 
 @dataclass

@@ -59,12 +59,17 @@ def load_lookups(c: Compiled, b: Builder, src: Source) -> None:
         c.lookups[name] = out
 
 
+APPLIANCE_FIELD = "u_appliance_id"
+
+
 def load_record(
     b: Builder, src: Source, section: str, table: str, key: list[str], *, link: bool
 ) -> RecordSpec | None:
     allowed = ["table", "key", "fields"]
     if link:
         allowed += ["session_link_field", "skip_empty"]
+    else:
+        allowed += ["appliance_field"]
     m = b.mapping(src.value, src.file, section, src.line, allowed)
     if m is None:
         return None
@@ -119,6 +124,24 @@ def load_record(
         return None
     spec.fields = fields
     names = set(m["fields"])
+    if not link:
+        # Found again by lsid, but never another appliance's record with the same lsid.
+        spec.appliance_field = APPLIANCE_FIELD if APPLIANCE_FIELD in names else None
+        if "appliance_field" in m:
+            value = m["appliance_field"]
+            at = m.value_lines["appliance_field"]
+            name = (
+                None if value is None else b.name(value, src.file, f"{section}.appliance_field", at)
+            )
+            if name is not None and name not in names:
+                b.problem(
+                    src.file,
+                    f"{section}.appliance_field",
+                    f"a field that is in {section}.fields",
+                    f"{name!r}, which is not mapped",
+                    at,
+                )
+            spec.appliance_field = name
     for k in spec.key:
         if k not in m["fields"]:
             b.problem(

@@ -112,6 +112,9 @@ class RecordSpec:
     file: str
     session_link_field: str | None = None
     skip_empty: bool = True
+    # session_record: the field naming the session's appliance; a record whose field names
+    # another appliance is never taken for this session's (None: lsid alone identifies).
+    appliance_field: str | None = None
 
 
 @dataclass

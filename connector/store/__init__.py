@@ -1,13 +1,16 @@
-"""SQLite inbox, job queue, ledger and watermark; the only package that speaks SQL.
+"""The inbox, job queue, ledger and watermark; the only package that speaks SQL.
 
-Every outbound event is committed (WAL, synchronous=FULL) before the webhook answers 200.
-Each session has one row in ``jobs``; events only move that row, so duplicates collapse.
-A job is claimed with a conditional UPDATE inside ``BEGIN IMMEDIATE`` so two workers never
-hold the same session. Every claim has its own owner token (``host:pid:claim``), so two threads
-of one process never mistake each other's claims, and a killed worker's sessions are released as
-soon as its process is seen gone instead of waiting for the lease to run out. A claim's lease is
-renewed while its pass lives; a lapsed lease is taken over only after ``settle`` seconds more,
-because a write its holder started may still be running on the instance.
+One interface, two backends: SQLite (a file; the embedded default) and PostgreSQL (shared by
+several connector nodes). Every outbound event is committed (SQLite: WAL, synchronous=FULL;
+PostgreSQL: a committed transaction) before the webhook answers 200. A session is appliance +
+lsid, and has one row in ``jobs``; events only move that row, so duplicates collapse. A claim
+takes ready jobs of one appliance in one transaction (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL:
+``FOR UPDATE SKIP LOCKED``) so two workers never hold the same session. Every claim has its own
+owner token (``node:pid:claim``), so two threads of one process never mistake each other's
+claims. A claim's lease is renewed while its pass lives and lapses on every node when it dies;
+a lapsed lease is taken over only after ``settle`` seconds more, because a write its holder
+started may still be running on the instance. A killed worker's sessions on the same node are
+released as soon as its process is seen gone (a shortcut; other nodes wait for the lease).
 
 Job states::
 
@@ -17,34 +20,44 @@ Job states::
        ▲                     └───▶ unmatched (no proof it belongs to its ticket; never written)
        └──── `connector unmatched --attach LSID TICKET` (records the admin's ticket) ─┘
 
-Schema versions: 1, the first; 2 adds ``jobs.ticket`` (the ticket an administrator attached an
-unmatched session to) and an index on ``events.received_at`` for pruning old events.
+Schema versions (``schema``): 1, the first; 2 adds ``jobs.ticket`` and an index for pruning;
+3 keys events, jobs and the ledger by appliance + lsid and adds leased ``locks``.
 
 ``generation`` counts triggers: an event arriving while a job runs bumps it, and the finishing
 worker sees the change and re-queues instead of marking the job done, so no trigger is lost.
 
-Rooms: ``database`` (the file, connections, transactions), ``schema`` (tables and migrations),
-``inbox`` (events), ``jobs`` (queueing, claims, settling), ``views`` (ledger, listings, counts,
-meta), ``models`` (what they hand out). ``Store`` is all of them on one file.
+Rooms: ``database`` (locations, transactions, migrating), ``sqlite`` and ``postgres`` (the
+engines), ``schema`` (tables and migrations per backend), ``inbox`` (events), ``jobs`` (queueing,
+claims, settling), ``views`` (ledger, listings, counts, meta), ``locks`` (leased rows),
+``copying`` (moving an installation between stores), ``models`` (what they hand out). ``Store``
+is all of them on one database.
 """
 
 from __future__ import annotations
 
+from connector.store.database import Location, parse_location
 from connector.store.inbox import Inbox
-from connector.store.models import TRIGGERS, Job, JobRow, claim_token, owner_id
+from connector.store.locks import Locks
+from connector.store.models import TRIGGERS, Job, JobRow, claim_token, node_name, owner_id
 from connector.store.schema import SCHEMA_VERSION
-from connector.store.views import Views
+from connector.store.views import LAST_POLL, WATERMARK, Views, appliance_key
 
 __all__ = [
+    "LAST_POLL",
     "SCHEMA_VERSION",
     "TRIGGERS",
+    "WATERMARK",
     "Job",
     "JobRow",
+    "Location",
     "Store",
+    "appliance_key",
     "claim_token",
+    "node_name",
     "owner_id",
+    "parse_location",
 ]
 
 
-class Store(Inbox, Views):
-    """The connector's durable state in one SQLite file."""
+class Store(Inbox, Views, Locks):
+    """The connector's durable state in one database (a SQLite file or PostgreSQL)."""

@@ -28,6 +28,7 @@ class Job:
     external_key: str
     queued_at: float
     owner: str = ""  # the claim's token; settling needs it
+    appliance: str = ""  # the configured id of the appliance the session belongs to
 
 
 @dataclass(frozen=True)
@@ -42,25 +43,32 @@ class JobRow:
     external_key: str
     updated_at: float
     not_before: float
+    appliance: str = ""
 
 
-def owner_id() -> str:
-    """Name this process as a claim owner: host and pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+def node_name(configured: str = "") -> str:
+    """Name this node in claim tokens: worker.node_name when set, else the host name."""
+    return configured or socket.gethostname()
 
 
-def claim_token() -> str:
+def owner_id(node: str = "") -> str:
+    """Name this process as a claim owner: node and pid."""
+    return f"{node_name(node)}:{os.getpid()}"
+
+
+def claim_token(node: str = "") -> str:
     """Name one claim: this process plus a random part, unique per claim."""
-    return f"{owner_id()}:{uuid.uuid4().hex[:12]}"
+    return f"{owner_id(node)}:{uuid.uuid4().hex[:12]}"
 
 
-def owner_alive(owner: str) -> bool:
-    parts = owner.split(":")
+def owner_alive(owner: str, node: str = "") -> bool:
+    """Tell whether a claim's process may live: only this node's own processes can be checked."""
+    parts = owner.split(":")  # node:pid[:claim]; node names hold no colon (config checks)
     if len(parts) < 2:
         return True
-    host, pid = parts[0], parts[1]
-    if host != socket.gethostname():
-        return True  # another machine's worker: only its lease can tell
+    node_of, pid = parts[0], parts[1]
+    if node_of != node_name(node):
+        return True  # another node's worker: only its lease can tell
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

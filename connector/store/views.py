@@ -7,133 +7,184 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from connector.store.database import Database
+from connector.store.database import Database, chunks, marks
 from connector.store.models import JobRow
+
+STATES = ("pending", "running", "waiting", "done", "dead", "unmatched")
+
+# The poller's meta values, one of each per appliance.
+WATERMARK = "poller.watermark"
+LAST_POLL = "poller.last_success"
+
+
+def appliance_key(name: str, appliance: str) -> str:
+    """Name a per-appliance meta value (the unnamed appliance keeps the plain name)."""
+    return f"{name}:{appliance}" if appliance else name
 
 
 class Views(Database):
     """Read the ledger, list and count jobs, keep small meta values (watermark, secret)."""
 
-    def ledger(self, lsids: Iterable[str]) -> dict[str, dict[str, str]]:
+    def ledger(self, lsids: Iterable[str], *, appliance: str = "") -> dict[str, dict[str, str]]:
         """Return what was already written per session: effect → sys_id."""
         lsids = list(lsids)
         out: dict[str, dict[str, str]] = {lsid: {} for lsid in lsids}
-        conn = self._conn()
-        for start in range(0, len(lsids), 500):
-            chunk = lsids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in conn.execute(
-                f"SELECT lsid, effect, sys_id FROM ledger WHERE lsid IN ({marks})",  # noqa: S608
-                chunk,
-            ):
-                out[row["lsid"]][row["effect"]] = row["sys_id"]
+        with self._read() as db:
+            for chunk in chunks(lsids):
+                for row in db.execute(
+                    "SELECT lsid, effect, sys_id FROM ledger WHERE appliance=?"  # noqa: S608
+                    f" AND lsid IN ({marks(len(chunk))})",
+                    (appliance, *chunk),
+                ):
+                    out[row["lsid"]][row["effect"]] = row["sys_id"]
         return out
 
-    def record_effects(self, effects: Iterable[tuple[str, str, str]]) -> None:
+    def record_effects(
+        self, effects: Iterable[tuple[str, str, str]], *, appliance: str = ""
+    ) -> None:
         """Remember writes that ServiceNow confirmed: (lsid, effect, sys_id)."""
         now = time.time()
         with self._tx() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO ledger (lsid, effect, sys_id, written_at) VALUES (?,?,?,?)",
-                [(lsid, effect, sys_id, now) for lsid, effect, sys_id in effects],
+                "INSERT INTO ledger (appliance, lsid, effect, sys_id, written_at)"
+                " VALUES (?,?,?,?,?) ON CONFLICT (appliance, lsid, effect)"
+                " DO UPDATE SET sys_id=excluded.sys_id, written_at=excluded.written_at",
+                [(appliance, lsid, effect, sys_id, now) for lsid, effect, sys_id in effects],
             )
 
     # -- operator views --------------------------------------------------------------------
 
-    def jobs(self, state: str | None = None, limit: int = 1000) -> list[JobRow]:
-        """List jobs, newest first, optionally of one state."""
+    def jobs(
+        self, state: str | None = None, limit: int = 1000, *, appliance: str | None = None
+    ) -> list[JobRow]:
+        """List jobs, newest first, optionally of one state and one appliance."""
         sql = (
-            "SELECT lsid, state, reason, attempts, last_error, external_key, updated_at, not_before"
-            " FROM jobs"
+            "SELECT lsid, state, reason, attempts, last_error, external_key, updated_at,"
+            " not_before, appliance FROM jobs WHERE 1=1"
         )
-        args: tuple[Any, ...] = ()
+        args: list[Any] = []
         if state:
-            sql += " WHERE state=?"
-            args = (state,)
+            sql += " AND state=?"
+            args.append(state)
+        if appliance is not None:
+            sql += " AND appliance=?"
+            args.append(appliance)
         sql += " ORDER BY updated_at DESC LIMIT ?"
-        rows = self._conn().execute(sql, (*args, limit)).fetchall()
+        with self._read() as db:
+            rows = db.execute(sql, (*args, limit)).fetchall()
         return [JobRow(**dict(r)) for r in rows]
 
-    def job_state(self, lsid: str) -> str | None:
+    def job_state(self, lsid: str, *, appliance: str = "") -> str | None:
         """Return one job's state, or None when unknown."""
-        row = self._conn().execute("SELECT state FROM jobs WHERE lsid=?", (lsid,)).fetchone()
-        return row[0] if row else None
+        with self._read() as db:
+            row = db.execute(
+                "SELECT state FROM jobs WHERE appliance=? AND lsid=?", (appliance, lsid)
+            ).fetchone()
+        return row["state"] if row else None
 
-    def known_lsids(self, lsids: Iterable[str], states: tuple[str, ...] = ("done",)) -> set[str]:
+    def appliances_of(self, lsid: str) -> list[str]:
+        """Return the appliances that have a job for this lsid (for commands given one lsid)."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT appliance FROM jobs WHERE lsid=? ORDER BY appliance", (lsid,)
+            ).fetchall()
+        return [r["appliance"] for r in rows]
+
+    def known_lsids(
+        self, lsids: Iterable[str], states: tuple[str, ...] = ("done",), *, appliance: str = ""
+    ) -> set[str]:
         """Return which of ``lsids`` have a job in one of ``states``."""
-        lsids = list(lsids)
         found: set[str] = set()
-        conn = self._conn()
-        state_marks = ",".join("?" * len(states))
-        for start in range(0, len(lsids), 500):
-            chunk = lsids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = conn.execute(
-                f"SELECT lsid FROM jobs WHERE lsid IN ({marks}) AND state IN ({state_marks})",  # noqa: S608
-                (*chunk, *states),
-            )
-            found.update(r[0] for r in rows)
+        with self._read() as db:
+            for chunk in chunks(list(lsids)):
+                rows = db.execute(
+                    f"SELECT lsid FROM jobs WHERE appliance=? AND lsid IN ({marks(len(chunk))})"  # noqa: S608
+                    f" AND state IN ({marks(len(states))})",
+                    (appliance, *chunk, *states),
+                )
+                found.update(r["lsid"] for r in rows)
         return found
 
-    def counts(self) -> dict[str, int]:
-        """Count jobs per state."""
-        rows = self._conn().execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
-        counts = {s: 0 for s in ("pending", "running", "waiting", "done", "dead", "unmatched")}
-        counts.update({r[0]: r[1] for r in rows})
+    def counts(self, *, appliance: str | None = None) -> dict[str, int]:
+        """Count jobs per state (of every appliance, or of one)."""
+        counts = {s: 0 for s in STATES}
+        for (app, state), n in self._counted().items():
+            if appliance is None or app == appliance:
+                counts[state] = counts.get(state, 0) + n
         return counts
+
+    def counts_by_appliance(self) -> dict[str, dict[str, int]]:
+        """Count jobs per appliance and state."""
+        out: dict[str, dict[str, int]] = {}
+        for (app, state), n in self._counted().items():
+            out.setdefault(app, {s: 0 for s in STATES})[state] = n
+        return out
+
+    def _counted(self) -> dict[tuple[str, str], int]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT appliance, state, COUNT(*) AS n FROM jobs GROUP BY appliance, state"
+            ).fetchall()
+        return {(r["appliance"], r["state"]): int(r["n"]) for r in rows}
 
     def event_counts(self) -> dict[str, int]:
         """Count stored events per status."""
-        rows = (
-            self._conn().execute("SELECT status, COUNT(*) FROM events GROUP BY status").fetchall()
-        )
-        return {r[0]: r[1] for r in rows}
+        with self._read() as db:
+            rows = db.execute("SELECT status, COUNT(*) AS n FROM events GROUP BY status").fetchall()
+        return {r["status"]: int(r["n"]) for r in rows}
 
-    def oldest_pending(self) -> float | None:
+    def oldest_pending(self, *, appliance: str | None = None) -> float | None:
         """Return when the longest-waiting pending or running job was queued."""
-        row = (
-            self._conn()
-            .execute("SELECT MIN(queued_at) FROM jobs WHERE state IN ('pending', 'running')")
-            .fetchone()
-        )
-        return row[0]
+        oldest = self.oldest_pending_by_appliance()
+        if appliance is not None:
+            return oldest.get(appliance)
+        return min(oldest.values(), default=None)
+
+    def oldest_pending_by_appliance(self) -> dict[str, float]:
+        """Return, per appliance with work waiting, when its longest-waiting job was queued."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT appliance, MIN(queued_at) AS oldest FROM jobs"
+                " WHERE state IN ('pending', 'running') GROUP BY appliance"
+            ).fetchall()
+        return {r["appliance"]: float(r["oldest"]) for r in rows}
 
     def next_due(self) -> float | None:
         """Return the earliest not_before among pending jobs."""
-        row = (
-            self._conn()
-            .execute("SELECT MIN(not_before) FROM jobs WHERE state='pending'")
-            .fetchone()
-        )
-        return row[0]
+        with self._read() as db:
+            row = db.execute(
+                "SELECT MIN(not_before) AS due FROM jobs WHERE state='pending'"
+            ).fetchone()
+        return row["due"]
 
     # -- meta (watermark, poll status) -----------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
         """Read one meta value."""
-        row = self._conn().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return row[0] if row else None
+        with self._read() as db:
+            row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row["value"] if row else None
 
     def set_meta(self, values: dict[str, str]) -> None:
         """Write meta values in one transaction."""
         with self._tx() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(values.items())
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+                list(values.items()),
             )
 
-    def attached_tickets(self, lsids: Iterable[str]) -> dict[str, str]:
+    def attached_tickets(self, lsids: Iterable[str], *, appliance: str = "") -> dict[str, str]:
         """Return the tickets administrators attached, for those of ``lsids`` that have one."""
-        lsids = list(lsids)
         found: dict[str, str] = {}
-        conn = self._conn()
-        for start in range(0, len(lsids), 500):
-            chunk = lsids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = conn.execute(
-                f"SELECT lsid, ticket FROM jobs WHERE lsid IN ({marks}) AND ticket != ''",  # noqa: S608
-                chunk,
-            )
-            found.update({r[0]: r[1] for r in rows})
+        with self._read() as db:
+            for chunk in chunks(list(lsids)):
+                rows = db.execute(
+                    "SELECT lsid, ticket FROM jobs WHERE appliance=? AND ticket != ''"  # noqa: S608
+                    f" AND lsid IN ({marks(len(chunk))})",
+                    (appliance, *chunk),
+                )
+                found.update({r["lsid"]: r["ticket"] for r in rows})
         return found
 
     def key_secret(self) -> bytes:
@@ -143,8 +194,42 @@ class Views(Database):
             return bytes.fromhex(stored)
         with self._tx() as db:
             db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('external_key_secret', ?)",
+                "INSERT INTO meta (key, value) VALUES ('external_key_secret', ?)"
+                " ON CONFLICT (key) DO NOTHING",
                 (secrets.token_hex(32),),
             )
             row = db.execute("SELECT value FROM meta WHERE key='external_key_secret'").fetchone()
-        return bytes.fromhex(row[0])
+        return bytes.fromhex(row["value"])
+
+    def adopt_unnamed(self, appliance: str) -> int:
+        """Give rows stored before appliances had ids (appliance '') to ``appliance``.
+
+        They belong to the first configured appliance: the one the single-appliance keys
+        described. A session that already has a row under ``appliance`` keeps that row; its
+        unnamed twin stays where it is. Returns how many jobs moved.
+        """
+        if not appliance:
+            return 0
+        with self._tx() as db:
+            moved = db.execute(
+                "UPDATE jobs SET appliance=? WHERE appliance='' AND lsid NOT IN"
+                " (SELECT lsid FROM jobs WHERE appliance=?)",
+                (appliance, appliance),
+            ).rowcount
+            db.execute(
+                "UPDATE events SET appliance=? WHERE appliance='' AND dedupe_key NOT IN"
+                " (SELECT dedupe_key FROM events WHERE appliance=?)",
+                (appliance, appliance),
+            )
+            db.execute(
+                "UPDATE ledger SET appliance=? WHERE appliance='' AND lsid NOT IN"
+                " (SELECT lsid FROM ledger WHERE appliance=?)",
+                (appliance, appliance),
+            )
+            for name in (WATERMARK, LAST_POLL):
+                db.execute(
+                    "UPDATE meta SET key=? WHERE key=? AND NOT EXISTS"
+                    " (SELECT 1 FROM meta WHERE key=?)",
+                    (appliance_key(name, appliance), name, appliance_key(name, appliance)),
+                )
+        return moved

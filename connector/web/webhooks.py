@@ -2,6 +2,11 @@
 
 The appliance sends nothing else while it waits for this answer, so the view does no
 remote calls: it checks the sender, validates the form, commits the event and answers.
+
+Several appliances post here, each with its own ``outbound_event_token``. A token that belongs
+to no appliance is refused before the form is read (401); the event's ``appliance_id`` must then
+name an appliance the token belongs to (403), and the event is stored as that appliance's. The
+one unnamed appliance of a single-appliance configuration takes any ``appliance_id``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from flask import Blueprint, Response, request
 
 from connector.bomgar.events import is_known, parse_event
 from connector.config import Config
-from connector.errors import DataError
+from connector.config.sections import ApplianceSettings
+from connector.errors import DataError, StoreUnavailable
 from connector.web import services
 
 log = logging.getLogger(__name__)
@@ -68,10 +74,28 @@ def allowed(addr: str, networks: Sequence[str]) -> bool:
     return any(ip in n for n in _networks(tuple(networks)))
 
 
+def token_holders(token: str, cfg: Config) -> list[ApplianceSettings]:
+    """Return the appliances whose webhook token this is (compared in constant time)."""
+    given = token.encode()
+    return [
+        a
+        for a in cfg.appliances
+        if a.webhook_token and hmac.compare_digest(given, a.webhook_token.encode())
+    ]
+
+
+def route(event_appliance_id: str, holders: list[ApplianceSettings]) -> ApplianceSettings | None:
+    """Pick the appliance an event belongs to: the holder it names, else an unnamed holder."""
+    for a in holders:
+        if a.id and a.id == event_appliance_id:
+            return a
+    return next((a for a in holders if not a.id), None)
+
+
 def exposure_warnings(cfg: Config) -> list[str]:
     """Say how the webhook settings leave /bomgar/events more open than it needs to be."""
     warnings = []
-    if not cfg.bomgar.appliance_id:
+    if not cfg.appliances[0].id:
         warnings.append(
             "bomgar.appliance_id is empty: events naming any appliance are accepted from anyone"
             " who has the token; set it to your appliance's id"
@@ -125,7 +149,8 @@ def receive_event() -> Response:
         return _text(413, f"body exceeds {limit} bytes")
     form = request.form  # parsed from the bytes read above
     token = request.args.get(TOKEN_PARAM) or form.get(TOKEN_PARAM) or ""
-    if not token or not hmac.compare_digest(token.encode(), cfg.webhook.token.encode()):
+    holders = token_holders(token, cfg) if token else []
+    if not holders:
         metrics.inc("connector_events_rejected_total")
         log.warning(
             "event refused from %s: %s outbound_event_token", addr, "wrong" if token else "missing"
@@ -138,14 +163,24 @@ def receive_event() -> Response:
         metrics.inc("connector_events_rejected_total")
         log.warning("event refused from %s: %s", addr, exc)
         return _text(400, f"invalid event: {exc}")
-    expected = cfg.bomgar.appliance_id
-    if expected and event.appliance_id != expected:
+    appliance = route(event.appliance_id, holders)
+    if appliance is None:
         metrics.inc("connector_events_rejected_total")
+        log.warning("event refused from %s: appliance_id not one of the token's appliances", addr)
         return _text(403, "unknown appliance_id")
     known = is_known(event.event)
-    if svc.store.record_event(event, known=known):
-        metrics.inc("connector_events_received_total")
-        log.info("event stored", extra={"lsid": event.lsid, "event": event.event})
+    try:
+        stored = svc.store.record_event(event, known=known, appliance=appliance.id)
+    except StoreUnavailable as exc:
+        # Not stored, so not acknowledged: the appliance sends it again.
+        log.error("event not stored: %s", exc, extra={"lsid": event.lsid})
+        return _text(503, "store unavailable; send again later")
+    if stored:
+        metrics.inc("connector_events_received_total", appliance=appliance.id)
+        log.info(
+            "event stored",
+            extra={"lsid": event.lsid, "event": event.event, "appliance": appliance.id},
+        )
     else:
-        metrics.inc("connector_events_duplicate_total")
+        metrics.inc("connector_events_duplicate_total", appliance=appliance.id)
     return _text(200, "OK")

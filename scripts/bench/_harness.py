@@ -175,32 +175,44 @@ def start_servicenow(workdir: Path, *extra: str, port: int | None = None) -> Pro
     return proc
 
 
-def start_bomgar(workdir: Path, *extra: str, port: int | None = None) -> Proc:
+def start_bomgar(workdir: Path, *extra: str, port: int | None = None, name: str = "bomgar") -> Proc:
     """Start ``connector sim bomgar`` and wait until it answers."""
     port = port or free_port()
-    proc = _spawn("bomgar", ["sim", "bomgar", "--port", str(port), *extra], workdir)
+    proc = _spawn(name, ["sim", "bomgar", "--port", str(port), *extra], workdir)
     proc.url = f"http://127.0.0.1:{port}"
     wait_http(f"{proc.url}/_sim/health", proc=proc.popen)
     return proc
 
 
 def start_connector(
-    workdir: Path, config_path: Path, *, workers: int = 2, threads: int = 4, port: int | None = None
+    workdir: Path,
+    config_path: Path,
+    *,
+    workers: int = 2,
+    threads: int = 4,
+    port: int | None = None,
+    name: str = "connector-web",
 ) -> Proc:
     """Start ``connector serve`` under gunicorn and wait for /health."""
     port = port or free_port()
     args = ["serve", "--config", str(config_path), "--port", str(port)]
     args += ["--workers", str(workers), "--threads", str(threads)]
-    proc = _spawn("connector-web", args, workdir)
+    proc = _spawn(name, args, workdir)
     proc.url = f"http://127.0.0.1:{port}"
     wait_http(f"{proc.url}/health", timeout=60, proc=proc.popen)
     return proc
 
 
-def start_worker(workdir: Path, config_path: Path, *, threads: int | None = 2) -> Proc:
+def start_worker(
+    workdir: Path,
+    config_path: Path,
+    *,
+    threads: int | None = 2,
+    name: str = "connector-worker",
+) -> Proc:
     """Start ``connector worker`` (no URL; SIGKILL-able); threads None: the worker's default."""
     extra = [] if threads is None else ["--threads", str(threads)]
-    return _spawn("connector-worker", ["worker", "--config", str(config_path), *extra], workdir)
+    return _spawn(name, ["worker", "--config", str(config_path), *extra], workdir)
 
 
 def events_url(connector_url: str) -> str:
@@ -338,13 +350,19 @@ def bomgar_calls(stats: dict[str, Any]) -> int:
 # -- events -------------------------------------------------------------------------------------
 
 
-def event_form(event: str, lsid: str, timestamp: int, external_key: str = "") -> dict[str, str]:
+def event_form(
+    event: str,
+    lsid: str,
+    timestamp: int,
+    external_key: str = "",
+    appliance_id: str = "bench-appliance",
+) -> dict[str, str]:
     """Build an outbound event form as the appliance posts it."""
     return {
         "event": event,
         "version": "3",
         "timestamp": str(timestamp),
-        "appliance_id": "bench-appliance",
+        "appliance_id": appliance_id,
         "lsid": lsid,
         "external_key": external_key,
     }

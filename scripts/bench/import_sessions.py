@@ -12,12 +12,16 @@ import them. Then the same kind of sessions are imported the obvious way (import
 in the same run, for the ratio.
 
 Usage: python scripts/bench/import_sessions.py [--sessions 1000] [--baseline-sessions 100]
-Prints a table and writes results/import-<time>.json.
+       [--client-concurrency 16] [--max-queued 0] [--worker-threads N]
+       [--store-url postgresql://...] [--worker-processes 2] [--json-out FILE]
+Prints a table and writes results/import-<time>.json. import_backends.py runs it on SQLite with
+one worker process and on PostgreSQL with two, side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -59,6 +63,9 @@ def main() -> None:
         "--worker-threads", type=int, default=0, help="import threads (0: the worker's default)"
     )
     p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("--store-url", default="", help="store.url (default: SQLite in the work dir)")
+    p.add_argument("--worker-processes", type=int, default=1, help="connector worker processes")
+    p.add_argument("--json-out", default=None, help="also write the results to this file")
     args = p.parse_args()
     model = vars(args)
     limit = h.instance_limit(SESSION_RECORDS["reads"], SESSION_RECORDS["writes"], model)
@@ -82,20 +89,29 @@ def main() -> None:
             **{
                 "worker.batch_size": args.batch_size,
                 "servicenow.max_concurrent": client_concurrency,
+                **({"store.url": args.store_url} if args.store_url else {}),
             },
         )
         web = h.start_connector(workdir, cfg)
-        worker = h.start_worker(workdir, cfg, threads=args.worker_threads or None)
-        procs += [web, worker]
+        workers = [
+            h.start_worker(
+                workdir,
+                cfg,
+                threads=args.worker_threads or None,
+                name=f"connector-worker-{n}",
+            )
+            for n in range(args.worker_processes)
+        ]
+        procs += [web, *workers]
         time.sleep(2)  # let the worker start before the clock runs
         h.sim_post(sn.url, "stats/reset", {})
         h.sim_post(bg.url, "stats/reset", {})
-        cpu_before = h.cpu_seconds(worker.pid)
-        store = Store(workdir / "connector.db")
+        cpu_before = sum(h.cpu_seconds(w.pid) for w in workers)
+        store = Store(args.store_url or workdir / "connector.db")
         sent: dict[str, float] = {}
         http = requests.Session()
         url = h.events_url(web.url)
-        with h.RssSampler([worker.pid]) as rss:
+        with h.RssSampler([w.pid for w in workers]) as rss:
             started = time.time()
             for lsid in lsids:
                 row = listing[lsid]
@@ -110,7 +126,7 @@ def main() -> None:
                 if counts["done"] + counts["dead"] >= len(lsids):
                     break
                 time.sleep(0.1)
-        cpu_used = h.cpu_seconds(worker.pid) - cpu_before
+        cpu_used = sum(h.cpu_seconds(w.pid) for w in workers) - cpu_before
         done = {r.lsid: r.updated_at for r in store.jobs("done", limit=len(lsids) + 10)}
         counts = store.counts()
         finished = max(done.values()) if done else time.time()
@@ -118,7 +134,7 @@ def main() -> None:
         latencies = [done[x] - sent[x] for x in lsids if x in done]
         sn_stats = h.sim_get(sn.url, "stats")
         bg_stats = h.sim_get(bg.url, "stats")
-        peak_rss = rss.peak_mb(worker.pid)
+        peak_rss = max(rss.peak_mb(w.pid) for w in workers)
         cost = sn_stats["cost"]
         rate = len(done) / seconds
         result = {
@@ -148,7 +164,8 @@ def main() -> None:
             "servicenow_requests": sn_stats["requests"],
             "appliance_requests": bg_stats["requests"],
         }
-        worker.stop()
+        for w in workers:
+            w.stop()
         web.stop()
         if args.baseline_sessions:
             h.create_incidents(sn.url, args.baseline_sessions, prefix=h.BASELINE_PREFIX)
@@ -208,6 +225,8 @@ def main() -> None:
         rows,
     )
     h.Report("import", vars(args), result).write()
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

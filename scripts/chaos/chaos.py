@@ -1,9 +1,10 @@
 """Chaos run: crashes, faults, duplicated and reordered events, outages; then count what landed.
 
 Usage: python scripts/chaos/chaos.py [--sessions 2000] [--kill-every 3] [--outage-seconds 60]
-       [--down-sessions 40] [--scenarios faults,comments,servicenow-down,connector-down]
+       [--down-sessions 40] [--node-sessions 1000]
+       [--scenarios faults,comments,servicenow-down,connector-down,nodes]
 
-Four scenarios, each on a fresh set of processes (both emulators, ``connector serve`` under
+Five scenarios, each on a fresh set of processes (both emulators, ``connector serve`` under
 gunicorn and ``connector worker`` with several import threads and a short lease):
 
 faults            every session's events posted in shuffled order with duplicates, the worker
@@ -20,7 +21,10 @@ servicenow-down   ServiceNow drops every connection for a while as sessions end 
                   delivers their events: health must say warn, the webhook must take every event,
                   and every session must be imported once ServiceNow is back;
 connector-down    the connector is down while sessions end, the appliance gives up on their events,
-                  and the poller must import every one of them when the connector starts.
+                  and the poller must import every one of them when the connector starts;
+nodes             two connector nodes on one PostgreSQL (a throwaway cluster) and two appliances:
+                  events spread across both nodes, one node SIGKILLed again and again and kept
+                  down past a lease, PostgreSQL restarted once, the faults above (nodes.py).
 
 The verdict comes from ServiceNow's state read over the Table API, per session: session records,
 journal entries carrying the session's marker in any journal field, survey rows under any key
@@ -49,6 +53,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import _harness as h  # noqa: E402
+import nodes  # noqa: E402
 
 from connector.store import Store  # noqa: E402
 
@@ -164,7 +169,7 @@ def mixed_sessions(args: argparse.Namespace, bomgar_url: str) -> dict[str, list[
 def check_servicenow(
     servicenow_url: str,
     kinds: dict[str, list[str]],
-    store_path: Path,
+    store_path: Path | str,
 ) -> dict[str, Any]:
     """Count what landed per session, from ServiceNow's tables alone, and what the store holds."""
     wanted = {lsid for lsids in kinds.values() for lsid in lsids}
@@ -622,6 +627,7 @@ SCENARIOS = {
     "comments": scenario_comments,
     "servicenow-down": scenario_servicenow_down,
     "connector-down": scenario_connector_down,
+    "nodes": nodes.scenario_nodes,
 }
 
 
@@ -670,6 +676,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--outage-sessions", type=int, default=120)
     p.add_argument("--down-sessions", type=int, default=40)
     p.add_argument("--appliance-retry-period", type=float, default=0.2)
+    nodes.add_arguments(p)
     p.add_argument("--drain-timeout", type=float, default=600.0)
     p.add_argument("--seed", type=int, default=6)
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
@@ -722,6 +729,26 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if "worker_kills" in r:
             rows.append((f"{name}: worker SIGKILLs", r["worker_kills"], ""))
+        if "node_kills" in r:
+            rows += [
+                (
+                    f"{name}: node SIGKILLs (with claims)",
+                    f"{r['node_kills']} ({r['kills_with_claims']})",
+                    "",
+                ),
+                (
+                    f"{name}: killed node's claims claimable after (max s)",
+                    r["claimable_after_max_seconds"],
+                    f"<= {r['lease_seconds'] + r['settle_seconds']} (lease + settle)",
+                ),
+                (
+                    f"{name}: then taken over by the other node in (max s)",
+                    r["pickup_max_seconds"],
+                    f"<= {r['lease_seconds']} (a lease)",
+                ),
+                (f"{name}: kill to every claim taken over (max s)", r["takeover_max_seconds"], ""),
+                (f"{name}: PostgreSQL restart", str(r["postgres_restart"]), "once"),
+            ]
         for side in ("servicenow", "appliance"):
             injected = r.get(f"{side}_faults_injected")
             if injected:

@@ -92,8 +92,8 @@ def test_forged_public_site_session_writes_nothing_and_is_unmatched(stack, tmp_p
     assert lsid in listing and "INC0000002" in listing
 
     metrics = requests.get(f"{stack.connector_url}/metrics", timeout=10).text
-    assert 'connector_jobs{state="unmatched"} ' in metrics
-    assert 'connector_jobs{state="unmatched"} 0' not in metrics
+    assert 'connector_jobs{appliance="",state="unmatched"} ' in metrics
+    assert 'connector_jobs{appliance="",state="unmatched"} 0' not in metrics
     health = requests.get(f"{stack.connector_url}/health", timeout=10).json()
     assert health["checks"]["inbox:unmatched"][0]["status"] == "warn"
     assert health["status"] in ("warn", "fail")

@@ -37,9 +37,9 @@ def free_port() -> int:
 
 
 def sample(text: str, name: str) -> float | None:
-    """Return the value of an unlabelled sample in Prometheus text, or None."""
-    match = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.M)
-    return float(match.group(1)) if match else None
+    """Return the sum of a sample over its labels (appliances) in Prometheus text, or None."""
+    found = re.findall(rf"^{re.escape(name)}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M)
+    return sum(float(v) for v in found) if found else None
 
 
 def test_metrics_under_connector_run_show_the_workers_imports_on_every_scrape(tmp_path: Path):

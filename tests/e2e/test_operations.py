@@ -65,9 +65,9 @@ def test_metrics_are_prometheus_text(tmp_path):
         ).json()["lsid"]
         assert wait_for(lambda: stack.services.store.job_state(lsid) == "done", 30)
         text = requests.get(f"{stack.connector_url}/metrics", timeout=10).text
-        assert 'connector_jobs{state="done"} 1' in text
+        assert 'connector_jobs{appliance="",state="done"} 1' in text
         assert "# TYPE connector_events_received_total counter" in text
-        assert "connector_events_received_total " in text
+        assert 'connector_events_received_total{appliance=""} ' in text
 
 
 def test_backfill_replay_and_dead_letters(tmp_path, capsys):

@@ -193,4 +193,4 @@ def test_health_tells_strangers_status_and_names_only(server):
 def test_unmatched_sessions_show_in_metrics(server):
     """/metrics carries the unmatched gauge even when it is zero."""
     text = requests.get(f"{server.url}/metrics", timeout=30).text
-    assert 'connector_jobs{state="unmatched"} 0' in text
+    assert 'connector_jobs{appliance="",state="unmatched"} 0' in text

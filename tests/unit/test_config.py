@@ -179,7 +179,90 @@ def test_check_config_command_exit_codes(tmp_path, monkeypatch, capsys):
 
 
 def test_every_setting_is_a_field_of_the_typed_config():
-    """SETTINGS and the typed sections name the same paths, so no setting is left unread."""
+    """SETTINGS and the typed sections name the same paths (entries' too): none left unread."""
     from connector.config.sections import field_paths
+    from connector.config.settings import every_path
 
-    assert sorted(field_paths()) == sorted(s.path for s in cfg.SETTINGS)
+    assert sorted(field_paths()) == sorted(every_path())
+    assert "bomgar.appliances[].poller.interval_seconds" in field_paths()
+
+
+APPLIANCES = """
+servicenow:
+  instance_url: https://acme.service-now.com
+  username: svc
+  password: pw
+bomgar:
+  timeout_seconds: 30
+  appliances:
+    - id: prod-appliance
+      appliance_url: https://support.example.com
+      client_id: prod-client
+      client_secret: ${PROD_SECRET}
+      webhook_token: ${PROD_TOKEN}
+      poller: {interval_seconds: 60}
+    - id: test-appliance
+      appliance_url: https://test-support.example.com
+      client_id: test-client
+      client_secret: test-secret
+      timeout_seconds: 10
+webhook:
+  token: shared-token
+"""
+
+
+def test_a_list_of_appliances_each_with_its_own_keys_and_inherited_defaults(tmp_path):
+    """bomgar.appliances entries carry their own id, URL, secrets and poller; the rest inherits."""
+    config = cfg.load(write(tmp_path, APPLIANCES), env={"PROD_SECRET": "s1", "PROD_TOKEN": "t1"})
+    prod, test = config.appliances
+    assert (prod.id, prod.client_secret, prod.webhook_token) == ("prod-appliance", "s1", "t1")
+    assert (test.id, test.webhook_token) == ("test-appliance", "shared-token")
+    assert (prod.timeout_seconds, test.timeout_seconds) == (30.0, 10.0)
+    assert (prod.poller.interval_seconds, test.poller.interval_seconds) == (60.0, 300.0)
+    assert config.appliance("test-appliance") is test and config.appliance("") is prod
+    assert cfg.validate({}, overrides=config.as_values()) == config
+    shown = config.redacted()["bomgar.appliances"]
+    assert shown[0]["client_secret"] == "***" and shown[0]["webhook_token"] == "***"
+    assert "s1" not in str(shown) and "t1" not in str(shown)
+
+
+def test_the_single_appliance_keys_are_a_list_of_one(tmp_path):
+    """Without bomgar.appliances the bomgar.* keys and webhook.token describe one appliance."""
+    config = cfg.load(write(tmp_path, MINIMAL), env={"SN_PW": "pw"})
+    (only,) = config.appliances
+    assert (only.id, only.webhook_token) == ("", "t")
+    assert only.appliance_url == "https://support.example.com"
+    assert only.poller == config.poller
+
+
+def test_appliance_entries_are_checked_each_by_its_index(tmp_path):
+    """Each entry's problems name the entry: unknown keys, missing values, ids, tokens, mixing."""
+    text = (
+        APPLIANCES.replace("id: test-appliance", "id: prod-appliance")
+        .replace("      client_id: test-client\n", "      colour: blue\n")
+        .replace("  timeout_seconds: 30\n", "  timeout_seconds: 30\n  client_id: stray\n")
+    )
+    with pytest.raises(ConfigError) as info:
+        cfg.load(write(tmp_path, text.replace("  token: shared-token\n", "")), env={})
+    text = "\n".join(problems(info.value))
+    assert "bomgar.appliances[1].colour: expected one of id, appliance_url" in text
+    assert "bomgar.appliances[1].client_id: expected a value (required), found nothing" in text
+    assert "bomgar.appliances[1].id: expected 1-64 characters" in text  # a duplicate
+    assert "bomgar.appliances[1].webhook_token: expected a value (here or in webhook.token)" in text
+    assert "bomgar.client_id: expected nothing while bomgar.appliances lists" in text
+    assert "bomgar.appliances[0].client_secret: expected environment variable PROD_SECRET" in text
+
+
+def test_store_url_and_node_name_are_checked(tmp_path):
+    """store.url takes postgresql://, sqlite:/// or a path; node names carry no colon."""
+    path = write(tmp_path, MINIMAL + "store:\n  url: mysql://x/y\nworker:\n  node_name: a:b\n")
+    with pytest.raises(ConfigError) as info:
+        cfg.load(path, env={"SN_PW": "x"})
+    text = "\n".join(problems(info.value))
+    assert "store.url: expected postgresql://…, sqlite:///PATH or a path" in text
+    assert "worker.node_name: expected a name without ':'" in text
+    url = "postgresql://connector:${PG_PW}@db.example.com/connector"
+    config = cfg.load(
+        write(tmp_path, MINIMAL + f"store:\n  url: {url}\n"), env={"SN_PW": "x", "PG_PW": "pg"}
+    )
+    assert config.store.location() == "postgresql://connector:pg@db.example.com/connector"

@@ -9,7 +9,7 @@ from connector.importer.runner import import_backlog
 
 
 class FakeStore:
-    def release_dead_owners(self, settle) -> int:
+    def release_dead_owners(self, settle, node=None) -> int:
         return 0
 
 
@@ -28,6 +28,7 @@ class Backlog:
         self.store = FakeStore()
         self.leases = FakeLeases()
         self.settle = None
+        self.node = "test-node"
         self.left = groups
         self.seconds = seconds
         self.lock = threading.Lock()

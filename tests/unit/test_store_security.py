@@ -1,4 +1,4 @@
-"""The store's schema version 2: unmatched sessions, attach-later, event retention, key secret."""
+"""Unmatched sessions, attach-later, event retention, the key secret, and schema migrations."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 import pytest
 
 from connector.bomgar.models import OutboundEvent
+from connector.errors import StoreUnavailable
 from connector.store import SCHEMA_VERSION, Store, owner_id
 
 LSID = "a" * 32
@@ -52,33 +53,45 @@ def unmatched_job(store: Store, lsid: str = LSID) -> None:
 
 
 def test_version_1_store_is_migrated_in_place(tmp_path):
-    """Opening a version 1 file adds jobs.ticket and the events index, keeping every row."""
+    """Opening a version 1 file adds jobs.ticket, the indexes and appliance keys, keeping rows."""
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:
         db.executescript(SCHEMA_V1)
+        db.execute(
+            "INSERT INTO events (dedupe_key, lsid, event, timestamp, appliance_id, external_key,"
+            " payload, status, received_at) VALUES ('k', ?, 'support_conference_end', 1, 'ap',"
+            " '', '{}', 'queued', 1)",
+            (LSID,),
+        )
+        db.execute("INSERT INTO ledger VALUES (?, 'session', 'sys1', 1)", (LSID,))
     store = Store(path)
-    assert SCHEMA_VERSION == 2
-    assert store.get_meta("schema_version") == "2"
+    assert SCHEMA_VERSION == 3
+    assert store.get_meta("schema_version") == "3"
     assert store.job_state(LSID) == "done"
+    assert store.appliance_id(LSID) == "ap"
+    assert store.ledger([LSID]) == {LSID: {"session": "sys1"}}
     with sqlite3.connect(path) as db:
         columns = {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
         indexes = {r[1] for r in db.execute("PRAGMA index_list(events)")}
-    assert "ticket" in columns
-    assert "events_received" in indexes
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"ticket", "appliance"} <= columns
+    assert {"events_received", "events_lsid"} <= indexes
+    assert "locks" in tables and not any(t.endswith("_v2") for t in tables)
+    assert store.record_event(ev(LSID, ts=1), known=True) is True  # new key: appliance + key
     Store(path)  # opening again is a no-op
 
 
-def test_newer_store_is_refused(tmp_path):
-    """A file from a newer connector is not silently used."""
-    store = Store(tmp_path / "s.db")
+def test_newer_store_is_refused(open_store, location):
+    """A database from a newer connector is not silently used."""
+    store = open_store()
     store.set_meta({"schema_version": str(SCHEMA_VERSION + 1)})
-    with pytest.raises(RuntimeError, match="schema version"):
-        Store(tmp_path / "s.db")
+    with pytest.raises(StoreUnavailable, match="schema version"):
+        Store(location)
 
 
-def test_unmatched_job_is_listed_counted_and_not_claimed(tmp_path):
+def test_unmatched_job_is_listed_counted_and_not_claimed(open_store):
     """An unmatched job keeps its reason, shows in counts and is never claimed again by itself."""
-    store = Store(tmp_path / "s.db")
+    store = open_store()
     unmatched_job(store)
     assert store.job_state(LSID) == "unmatched"
     assert store.counts()["unmatched"] == 1
@@ -87,9 +100,9 @@ def test_unmatched_job_is_listed_counted_and_not_claimed(tmp_path):
     assert store.claim(owner_id(), 10, 300) == []
 
 
-def test_attach_records_the_ticket_and_requeues(tmp_path):
+def test_attach_records_the_ticket_and_requeues(open_store):
     """attach stores the admin's ticket and makes the job claimable at once."""
-    store = Store(tmp_path / "s.db")
+    store = open_store()
     unmatched_job(store)
     assert store.attach(LSID, "INC0000001") is True
     assert store.attached_tickets([LSID, "b" * 32]) == {LSID: "INC0000001"}
@@ -98,26 +111,26 @@ def test_attach_records_the_ticket_and_requeues(tmp_path):
     assert store.attach(LSID, "INC0000001") is False  # only unmatched jobs can be attached
 
 
-def test_dismiss_closes_without_a_ticket(tmp_path):
+def test_dismiss_closes_without_a_ticket(open_store):
     """dismiss marks an unmatched job done with a note; other states are left alone."""
-    store = Store(tmp_path / "s.db")
+    store = open_store()
     unmatched_job(store)
     assert store.dismiss(LSID, "dismissed") is True
     assert store.job_state(LSID) == "done"
     assert store.dismiss(LSID, "dismissed") is False
 
 
-def test_new_event_requeues_an_unmatched_session(tmp_path):
+def test_new_event_requeues_an_unmatched_session(open_store):
     """A later trigger (a survey) re-decides the session rather than being lost."""
-    store = Store(tmp_path / "s.db")
+    store = open_store()
     unmatched_job(store)
     store.record_event(ev(LSID, ts=200), known=True)
     assert store.job_state(LSID) == "pending"
 
 
-def test_prune_events_deletes_only_old_ones(tmp_path):
+def test_prune_events_deletes_only_old_ones(open_store):
     """Events received before the cut-off go, in batches; newer ones and the jobs stay."""
-    store = Store(tmp_path / "s.db")
+    store = open_store()
     now = time.time()
     for n in range(25):
         store.record_event(ev(f"{n:032x}"), known=True, now=now - 40 * 86400)
@@ -127,9 +140,9 @@ def test_prune_events_deletes_only_old_ones(tmp_path):
     assert store.counts()["pending"] == 26
 
 
-def test_key_secret_is_created_once_and_shared(tmp_path):
+def test_key_secret_is_created_once_and_shared(open_store, tmp_path):
     """The generated external-key secret is random, 32 bytes, and the same for every process."""
-    first = Store(tmp_path / "s.db").key_secret()
+    first = open_store().key_secret()
     assert len(first) == 32
-    assert Store(tmp_path / "s.db").key_secret() == first
-    assert Store(tmp_path / "other.db").key_secret() != first
+    assert open_store().key_secret() == first
+    assert open_store(tmp_path / "other.db").key_secret() != first
