@@ -13,16 +13,16 @@ from flask import Response, current_app, g, request
 from connector.sim.faults import Decision
 from connector.sim.servicenow import query as q
 from connector.sim.servicenow.cost import charge_reads
-from connector.sim.servicenow.render import Renderer, resolve_fields
-from connector.sim.servicenow.schema import Table
-from connector.sim.servicenow.state import SimState
-from connector.sim.servicenow.store import (
+from connector.sim.servicenow.records import (
     AclDenied,
     DataPolicyViolation,
     RecordNotFound,
     Row,
     UniqueViolation,
 )
+from connector.sim.servicenow.render import Renderer, resolve_fields
+from connector.sim.servicenow.schema import Table
+from connector.sim.servicenow.state import SimState
 
 JSON_TYPE = "application/json;charset=UTF-8"
 _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
