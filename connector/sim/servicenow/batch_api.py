@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import http
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ bp = Blueprint("servicenow_batch", __name__)
 # What a test client adds to every environ (items used to run through one).
 _CLIENT_ENVIRON = {"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": f"Werkzeug/{version('werkzeug')}"}
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~-]*")  # iri_to_uri and unquote leave these unchanged
 
 
 @bp.route("/api/now/v1/batch", methods=["POST"])
@@ -180,14 +182,14 @@ def item_environ(
     meter exactly as they were and drops per-item URL, cookie-jar and response-wrapper work.
     An empty form body is rare and has its own encoding rules: it is left to werkzeug.
     """
-    fields = Headers(headers)  # validates and stringifies as the test client did
-    content_type = fields.get("Content-Type")
+    pairs = _header_pairs(headers)
+    content_type = next((v for k, v in pairs if k.lower() == "content-type"), None)
     if not data and content_type and content_type.partition(";")[0].strip() in _FORM_TYPES:
         host = f"{base['wsgi.url_scheme']}://{base['HTTP_HOST']}{base['SCRIPT_NAME']}/"
         builder = EnvironBuilder(
             url,
             method=method,
-            headers=fields,
+            headers=pairs,
             base_url=host,
             environ_base=_CLIENT_ENVIRON,
             environ_overrides=overrides,
@@ -196,12 +198,15 @@ def item_environ(
         environ.pop("HTTP_COOKIE", None)
         return environ
     parts = urlsplit(url)
+    path = parts.path
+    if not _PLAIN_PATH.fullmatch(path):
+        path = _wsgi(unquote(iri_to_uri(path)))
     raw = _wsgi(url)
     environ = dict(base)
     environ.update(
         {
             "REQUEST_METHOD": method,
-            "PATH_INFO": _wsgi(unquote(iri_to_uri(parts.path))),
+            "PATH_INFO": path,
             "QUERY_STRING": _wsgi(parts.query if "?" in url else ""),
             "REQUEST_URI": raw,
             "RAW_URI": raw,
@@ -212,16 +217,23 @@ def item_environ(
         environ["CONTENT_TYPE"] = content_type
     if data:
         environ["CONTENT_LENGTH"] = str(len(data))
-    fields.remove("Content-Type")
-    fields.remove("Content-Length")
     combined: dict[str, list[str]] = {}
-    for key, value in fields.to_wsgi_list():
-        combined.setdefault(f"HTTP_{key.upper().replace('-', '_')}", []).append(value)
+    for key, value in pairs:
+        if key.lower() not in ("content-type", "content-length"):
+            combined.setdefault(f"HTTP_{key.upper().replace('-', '_')}", []).append(value)
     for key, values in combined.items():
         environ[key] = ", ".join(values)
     environ.pop("HTTP_COOKIE", None)  # the client's cookie jar was empty: it dropped the header
     environ.update(overrides)
     return environ
+
+
+def _header_pairs(headers: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return an item's headers as (name, text) pairs, refusing newlines as werkzeug does."""
+    for key, value in headers.items():
+        if type(key) is not str or type(value) is not str or "\n" in value or "\r" in value:
+            return Headers(headers).to_wsgi_list()  # stringifies, expands lists, raises
+    return list(headers.items())
 
 
 def _run_item(environ: dict[str, Any]) -> ItemReply:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http
 import json
 import re
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -93,6 +94,7 @@ def api_name(path: str) -> str:
     return "REST API"
 
 
+@lru_cache(maxsize=1024)  # every request and Batch item asks, mostly for the same few paths
 def path_label(path: str) -> str:
     """Turn a path into a stats label, with every sys_id segment replaced by {sys_id}."""
     return "/".join("{sys_id}" if _SEGMENT_ID.match(p) else p for p in path.split("/"))
