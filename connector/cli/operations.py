@@ -16,7 +16,12 @@ from connector.cli.common import (
     services,
 )
 from connector.importer.poller import PollResult, find_missed
-from connector.importer.runner import drain, import_backlog, stopping_on_signals
+from connector.importer.runner import (
+    drain,
+    import_backlog,
+    stopping_on_signals,
+    tune_for_import,
+)
 from connector.servicenow import query as q
 from connector.services import Services
 from connector.web.webhooks import exposure_warnings
@@ -219,6 +224,7 @@ def backfill(
             err=True,
         )
 
+    tune_for_import()
     # Ctrl-C: finish the groups in hand, leave the rest queued for the worker or the next run.
     with stopping_on_signals(threading.Event()) as stop:
         import_backlog(

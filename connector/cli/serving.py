@@ -12,7 +12,7 @@ import click
 
 from connector.cli.common import config_option, load_config, with_options
 from connector.config import Config
-from connector.importer.runner import run_worker, stop_on_signals
+from connector.importer.runner import run_worker, stop_on_signals, tune_for_import
 from connector.metrics import multiprocess_directory, use_directory
 from connector.services import Services
 from connector.serving import serve_gunicorn
@@ -71,6 +71,7 @@ def worker(config_path: str | None, threads: int | None) -> None:
     svc = Services(config)
     stop = threading.Event()
     stop_on_signals(stop)
+    tune_for_import()
     run_worker(
         svc.importer(),
         stop,

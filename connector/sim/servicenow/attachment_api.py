@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 
 from connector.sim.servicenow.cost import charge_reads
-from connector.sim.servicenow.store import Row
+from connector.sim.servicenow.records import Row
 from connector.sim.servicenow.web import (
     ApiError,
     base_url,

@@ -14,8 +14,8 @@ from werkzeug.exceptions import HTTPException
 
 from connector.sim.faults import drop_connection
 from connector.sim.servicenow import cost
+from connector.sim.servicenow.records import Actor
 from connector.sim.servicenow.state import RATE_RULE_ID
-from connector.sim.servicenow.store import Actor
 from connector.sim.servicenow.web import (
     ApiError,
     after_fault_reply,

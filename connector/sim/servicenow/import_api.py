@@ -7,8 +7,8 @@ from typing import Any
 from flask import Blueprint, Response, g
 
 from connector.sim.servicenow.cost import charge_reads
+from connector.sim.servicenow.records import AclDenied, DataPolicyViolation, Row, UniqueViolation
 from connector.sim.servicenow.schema import Table
-from connector.sim.servicenow.store import AclDenied, DataPolicyViolation, Row, UniqueViolation
 from connector.sim.servicenow.web import (
     ApiError,
     base_url,
@@ -93,14 +93,16 @@ def import_insert(staging_name: str) -> Response:
             {},
             g.actor,
         )
-        row.update(
-            sys_import_state=status,
-            sys_import_state_comment=comment,
-            sys_target_table=target.name,
-            sys_target_sys_id=target_id,
-            sys_transform_map=str(transform.get("name", "")),
+        row = st.store.set_system_fields(
+            row["sys_id"],
+            {
+                "sys_import_state": status,
+                "sys_import_state_comment": comment,
+                "sys_target_table": target.name,
+                "sys_target_sys_id": target_id,
+                "sys_transform_map": str(transform.get("name", "")),
+            },
         )
-        st.store.persist(row["sys_id"])
     return json_response(_import_result(staging, row), 201)
 
 

@@ -19,6 +19,8 @@ from connector.sim.servicenow.schema import Schema, Table
 Row = dict[str, str]
 Lookup = Callable[[str], Row | None]
 Predicate = Callable[[Row, Lookup], bool]
+# A term an index can answer: a plain field and the values it must equal (``=`` and ``IN``).
+Key = tuple[str, frozenset[str]]
 
 OPERATORS = (
     "DOES NOT CONTAIN",
@@ -65,6 +67,9 @@ class Query:
     groups: list[list[list[Predicate]]] = field(default_factory=list)
     order: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
     dropped: list[str] = field(default_factory=list)  # terms ignored as invalid
+    # Parallel to groups: per clause, the keys of its OR'ed terms, or None when one of them is
+    # not an equality on a plain field (then only a scan can answer the clause).
+    keys: list[list[list[Key] | None]] = field(default_factory=list)
 
     def matches(self, row: Row, lookup: Lookup) -> bool:
         """Say whether the row satisfies the query."""
@@ -225,8 +230,23 @@ def _getter(schema: Schema, table: Table, path: str) -> Callable[[Row, Lookup], 
 
 def _predicate(
     op: str, get: Callable[[Row, Lookup], str], raw: str, ctx: dict[str, Any]
+) -> tuple[Predicate, frozenset[str] | None]:
+    """Compile one operator into a predicate, with the values it must equal for = and IN."""
+    user_id = ctx["user_id"]
+    if op in ("=", "IN"):
+        # Resolved once for both: a javascript: value read twice could straddle a second.
+        if op == "=":
+            value = _resolve_value(raw, user_id)
+            return (lambda r, lk: get(r, lk) == value), frozenset((value,))
+        values = frozenset(_resolve_value(v, user_id) for v in raw.split(","))
+        return (lambda r, lk: get(r, lk) in values), values
+    return _other_predicate(op, get, raw, ctx), None
+
+
+def _other_predicate(
+    op: str, get: Callable[[Row, Lookup], str], raw: str, ctx: dict[str, Any]
 ) -> Predicate:
-    """Compile one operator into a predicate."""
+    """Compile an operator other than = and IN into a predicate."""
     user_id = ctx["user_id"]
     if op in ("ISEMPTY", "EMPTYSTRING"):
         return lambda r, lk: get(r, lk) == ""
@@ -240,10 +260,9 @@ def _predicate(
             raise KeyError(raw)
         same = op == "SAMEAS"
         return lambda r, lk: (get(r, lk) == other(r, lk)) is same
-    if op in ("IN", "NOT IN"):
+    if op == "NOT IN":
         values = {_resolve_value(v, user_id) for v in raw.split(",")}
-        inside = op == "IN"
-        return lambda r, lk: (get(r, lk) in values) is inside
+        return lambda r, lk: get(r, lk) not in values
     if op in ("BETWEEN", "ON", "NOTON"):
         parts = raw.split("@")
         if op == "BETWEEN":
@@ -264,7 +283,6 @@ def _predicate(
     value = _resolve_value(raw, user_id)
     low_value = value.lower()
     simple: dict[str, Predicate] = {
-        "=": lambda r, lk: get(r, lk) == value,
         "!=": lambda r, lk: get(r, lk) != value,
         "LIKE": lambda r, lk: low_value in get(r, lk).lower(),
         "CONTAINS": lambda r, lk: low_value in get(r, lk).lower(),
@@ -291,6 +309,7 @@ def parse(text: str, table: Table, schema: Schema, user_id: str = "") -> Query:
         return query
     ctx = {"schema": schema, "table": table, "user_id": user_id}
     group: list[list[Predicate]] = []
+    group_keys: list[list[Key] | None] = []
     for term in text.split("^"):
         if term == "" or term == "EQ":
             continue
@@ -306,7 +325,8 @@ def parse(text: str, table: Table, schema: Schema, user_id: str = "") -> Query:
         if term.startswith("NQ"):
             if group:
                 query.groups.append(group)
-            group = []
+                query.keys.append(group_keys)
+            group, group_keys = [], []
             term = term[2:]
         elif term.startswith("OR"):
             # Columns are lower-case, so an upper-case OR prefix is the operator.
@@ -314,12 +334,15 @@ def parse(text: str, table: Table, schema: Schema, user_id: str = "") -> Query:
             term = term[2:]
         m = _TERM.match(term)
         predicate: Predicate | None = None
+        key: Key | None = None
         if m:
             path, op, raw = m.groups()
             get = _getter(schema, table, path)
             if get is not None:
                 try:
-                    predicate = _predicate(op, get, raw, ctx)
+                    predicate, values = _predicate(op, get, raw, ctx)
+                    if values is not None and "." not in path:
+                        key = (path, values)
                 except Unevaluable:
                     predicate = _never  # an unevaluable javascript: value is false, not an error
                 except KeyError:
@@ -329,10 +352,14 @@ def parse(text: str, table: Table, schema: Schema, user_id: str = "") -> Query:
             continue
         if or_term and group:
             group[-1].append(predicate)
+            clause_keys = group_keys[-1]
+            group_keys[-1] = None if clause_keys is None or key is None else [*clause_keys, key]
         else:
             group.append([predicate])
+            group_keys.append(None if key is None else [key])
     if group:
         query.groups.append(group)
+        query.keys.append(group_keys)
     return query
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from connector.sim.servicenow.records import Actor, Row
 from connector.sim.servicenow.schema import Field, Schema, Table
-from connector.sim.servicenow.store import Actor, Row, Store
+from connector.sim.servicenow.store import Store
 from connector.sim.servicenow.values import TS
 
 FieldPath = tuple[str, list[Field]]  # output key, fields walked (last one is rendered)

@@ -12,8 +12,9 @@ from typing import Any
 from connector.sim.faults import Decision, Faults, FaultSettings
 from connector.sim.servicenow.commit import Committed, builtin_update_set, parse_update_set
 from connector.sim.servicenow.cost import InstanceStats
+from connector.sim.servicenow.records import Actor
 from connector.sim.servicenow.schema import Schema, SchemaError
-from connector.sim.servicenow.store import Actor, Store
+from connector.sim.servicenow.store import Store
 
 DEFAULT_MAX_BODY = 10485760
 RATE_RULE_ID = "0f6e6a5c1b3a30109f8b0e6ecd4bcb7e"

@@ -10,83 +10,35 @@ from __future__ import annotations
 
 import re
 import threading
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from connector.sim.servicenow.cost import charge_writes
 from connector.sim.servicenow.datafile import DataFile
+from connector.sim.servicenow.index import FieldIndex, narrow
 from connector.sim.servicenow.query import Lookup, Query, now_utc, sort_rows
+from connector.sim.servicenow.records import (
+    AclDenied,
+    Actor,
+    RecordNotFound,
+    Row,
+    UniqueViolation,
+    new_sys_id,
+)
+from connector.sim.servicenow.rules import (
+    JOURNAL_LABELS,
+    blank_row,
+    business_rules,
+    check_mandatory,
+)
 from connector.sim.servicenow.schema import READ_ONLY_FIELDS, Field, Schema, Table
 from connector.sim.servicenow.values import TS, stored_value
 
 SEED_FILE = Path(__file__).with_name("seed.yaml")
-Row = dict[str, str]
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
-JOURNAL_LABELS = {"work_notes": "Work notes", "comments": "Additional comments"}
-
-
-class StoreError(Exception):
-    """Base of the errors a write can raise."""
-
-
-class RecordNotFound(StoreError):
-    """Raise when a sys_id does not exist in (or below) the table."""
-
-
-class AclDenied(StoreError):
-    """Raise when the table may not be written through the API."""
-
-    def __init__(self, operation: str) -> None:
-        super().__init__(operation)
-        self.operation = operation  # "Insert" | "Update" | "Delete"
-
-
-class UniqueViolation(StoreError):
-    """Raise when a write would give a unique column a value another row already has."""
-
-    def __init__(self, operation: str, table: str, display: str) -> None:
-        super().__init__(f"{operation} of {table} ({display})")
-        self.operation = operation  # "insert" | "update"
-        self.table = table
-        self.display = display
-
-
-class DataPolicyViolation(StoreError):
-    """Raise when mandatory fields are left empty."""
-
-    def __init__(self, labels: list[str]) -> None:
-        super().__init__(", ".join(labels))
-        self.labels = labels
-
-
-@dataclass
-class Actor:
-    """The authenticated user a request runs as."""
-
-    sys_id: str
-    user_name: str
-    name: str
-    time_zone: str = ""
-
-    def tz(self) -> ZoneInfo | None:
-        """Return the user's time zone, or None for UTC."""
-        if not self.time_zone:
-            return None
-        try:
-            return ZoneInfo(self.time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            return None
-
-
-def new_sys_id() -> str:
-    """Return a fresh 32-hex sys_id."""
-    return uuid.uuid4().hex
 
 
 class Store:
@@ -100,6 +52,11 @@ class Store:
         self.classes: dict[str, str] = {}
         self.by_table: dict[str, dict[str, Row]] = {name: {} for name in schema.tables}
         self.journal_index: dict[str, list[str]] = {}
+        # Where each record sits in ``records`` (and so in its table's ``by_table`` dict, which
+        # keeps the same relative order): index look-ups sort their candidates by it.
+        self.position: dict[str, int] = {}
+        self._next_position = 0
+        self.index = FieldIndex()
         self.files: dict[str, bytes] = {}
         self.counters: dict[str, int] = {}
         self.user_version = 0  # bumped on every sys_user write (actor caches compare it)
@@ -123,6 +80,8 @@ class Store:
             for rows in self.by_table.values():
                 rows.clear()
             self.journal_index.clear()
+            self.position.clear()
+            self.index.clear()
             self.unique.clear()
             self.files.clear()
             seed = yaml.safe_load(Path(self.seed_file).read_text(encoding="utf-8")) or {}
@@ -134,9 +93,7 @@ class Store:
                 table = self._table(table_name)
                 for values in rows:
                     values = {k: "" if v is None else str(v) for k, v in values.items()}
-                    row = self._blank(
-                        table, values.get("sys_id") or new_sys_id(), "system", created
-                    )
+                    row = blank_row(table, values.get("sys_id") or new_sys_id(), "system", created)
                     for name, value in values.items():
                         if name in table.fields and name != "sys_id":
                             row[name] = self.normalise(table.fields[name], value, None)
@@ -161,7 +118,7 @@ class Store:
         with self.lock:
             for values in rows:
                 sys_id = values.get("sys_id") or new_sys_id()
-                row = self._blank(table, sys_id, "system", "2024-01-01 00:00:00")
+                row = blank_row(table, sys_id, "system", "2024-01-01 00:00:00")
                 for name, value in values.items():
                     if name in table.fields and name != "sys_id":
                         row[name] = self.normalise(table.fields[name], value, None)
@@ -177,7 +134,7 @@ class Store:
                 continue
             table = self.schema.tables[table_name]
             for values in rows:
-                row = self._blank(table, values["sys_id"], "system", "2024-01-01 00:00:00")
+                row = blank_row(table, values["sys_id"], "system", "2024-01-01 00:00:00")
                 row.update({k: v for k, v in values.items() if k in table.fields})
                 self._put(table_name, row, persist=False)
 
@@ -188,7 +145,7 @@ class Store:
                 table = self.schema.tables.get(tbl)
                 if table is None:
                     continue  # a table removed from the schema since the file was written
-                row = self._blank(table, sys_id, "system", "")
+                row = blank_row(table, sys_id, "system", "")
                 row.update({k: v for k, v in stored.items() if k in table.fields})
                 self._put(tbl, row, persist=False)
             self.files.update(self.db.files())
@@ -246,15 +203,37 @@ class Store:
 
     def select(self, table: Table, query: Query) -> list[Row]:
         """Return the matching rows sorted as the query asks."""
-        lookup: Lookup = self.records.get
         with self.lock:
-            if query.groups:
-                rows = [r for r in self.iter_rows(table) if query.matches(r, lookup)]
-            else:
-                rows = list(self.iter_rows(table))
+            rows = self._matching(table, query)
         if query.order:
             sort_rows(rows, query.order, table)
         return rows
+
+    def _matching(self, table: Table, query: Query) -> list[Row]:
+        """Return the rows the query selects, in insertion order (call with the lock held)."""
+        if not query.groups:
+            return list(self.iter_rows(table))
+        lookup: Lookup = self.records.get
+        found = self.candidates(table, query)
+        if found is None:
+            return [r for r in self.iter_rows(table) if query.matches(r, lookup)]
+        # Candidates only narrow the search: the whole query still decides, in the order a
+        # scan would have met the rows.
+        ordered = map(self.records.__getitem__, sorted(found, key=self.position.__getitem__))
+        return [r for r in ordered if query.matches(r, lookup)]
+
+    def candidates(self, table: Table, query: Query) -> set[str] | None:
+        """Return the sys_ids the indexes narrow a query to, or None when it takes a scan."""
+        if len(query.groups) != 1:
+            return None
+        with self.lock:
+            return narrow(
+                self.index,
+                query.keys[0],
+                table.descendants,
+                lambda cls: self.by_table.get(cls, {}),
+                self.classes.get,
+            )
 
     def class_of(self, sys_id: str) -> str:
         """Return the table a record really belongs to."""
@@ -288,30 +267,32 @@ class Store:
 
     # ------------------------------------------------------------------ writes
 
-    def _blank(self, table: Table, sys_id: str, user: str, when: str) -> Row:
-        row = {name: f.default for name, f in table.fields.items()}
-        row.update(
-            sys_id=sys_id,
-            sys_created_on=when,
-            sys_created_by=user,
-            sys_updated_on=when,
-            sys_updated_by=user,
-            sys_mod_count="0",
-        )
-        if "sys_class_name" in table.fields:
-            row["sys_class_name"] = table.name
-        return row
-
     def _put(self, table_name: str, row: Row, persist: bool = True) -> None:
         sys_id = row["sys_id"]
         if table_name == "sys_user":
             self.user_version += 1
+        old = self.records.get(sys_id)
+        if old is not None:
+            # A record stored again (the catalogue on add_tables, a committed record on reset):
+            # in its own table it keeps its place; moving to another table, it leaves the old one.
+            if self.classes[sys_id] != table_name:
+                self._unlink(sys_id)
+                old = None
+            else:
+                self.index.remove(table_name, old)
+                self._index_unique(table_name, old, add=False)
+        if old is None:
+            self.position[sys_id] = self._next_position
+            self._next_position += 1
         self.records[sys_id] = row
         self.classes[sys_id] = table_name
         self.by_table[table_name][sys_id] = row
         self._index_unique(table_name, row, add=True)
+        self.index.add(table_name, row)
         if table_name == "sys_journal_field":
-            self.journal_index.setdefault(row.get("element_id", ""), []).append(sys_id)
+            ids = self.journal_index.setdefault(row.get("element_id", ""), [])
+            if sys_id not in ids:
+                ids.append(sys_id)
         if persist:
             self.persist(sys_id)
 
@@ -378,32 +359,10 @@ class Store:
     ) -> None:
         journal_table = self.schema.tables["sys_journal_field"]
         for element, text in entries:
-            entry = self._blank(journal_table, new_sys_id(), actor.user_name, when)
+            entry = blank_row(journal_table, new_sys_id(), actor.user_name, when)
             entry.update(name=cls, element=element, element_id=record["sys_id"], value=text)
             self._put("sys_journal_field", entry)
         charge_writes(len(entries))  # a journal entry is a record written
-
-    def _business_rules(
-        self, table: Table, row: Row, values: dict[str, Any], actor: Actor, insert: bool
-    ) -> None:
-        if "task" in table.ancestors:
-            if insert:
-                if not row.get("opened_at"):
-                    row["opened_at"] = row["sys_created_on"]
-                if not row.get("opened_by"):
-                    row["opened_by"] = row.get("caller_id") or actor.sys_id
-            if "priority" not in values and ("impact" in values or "urgency" in values or insert):
-                try:
-                    row["priority"] = str(int(row["impact"]) + int(row["urgency"]) - 1)
-                except (KeyError, ValueError):
-                    pass
-
-    def _check_mandatory(self, table: Table, row: Row) -> None:
-        missing = [
-            f.label for f in table.fields.values() if f.mandatory and row.get(f.name, "") == ""
-        ]
-        if missing:
-            raise DataPolicyViolation(missing)
 
     def _next_number(self, table: Table) -> str:
         prefix = table.number_prefix or ""
@@ -429,10 +388,10 @@ class Store:
             sys_id = str(values.get("sys_id") or "").strip().lower()
             if not _HEX32.match(sys_id) or sys_id in self.records:
                 sys_id = new_sys_id()
-            row = self._blank(table, sys_id, actor.user_name, when)
+            row = blank_row(table, sys_id, actor.user_name, when)
             _, journal = self._apply(table, row, values, actor, display, when)
-            self._business_rules(table, row, values, actor, insert=True)
-            self._check_mandatory(table, row)
+            business_rules(table, row, values, actor, insert=True)
+            check_mandatory(table, row)
             self._check_unique(table, row, "insert")
             if table.number_prefix and "number" in table.fields and not row.get("number"):
                 row["number"] = self._next_number(table)
@@ -464,8 +423,8 @@ class Store:
             visible = {k: v for k, v in values.items() if k in table.fields}
             candidate = dict(row)
             changed, journal = self._apply(cls_table, candidate, visible, actor, display, when)
-            self._business_rules(cls_table, candidate, visible, actor, insert=False)
-            self._check_mandatory(cls_table, candidate)
+            business_rules(cls_table, candidate, visible, actor, insert=False)
+            check_mandatory(cls_table, candidate)
             self._check_unique(cls_table, candidate, "update")
             if changed or journal:  # an update that changes nothing writes nothing
                 charge_writes(1)
@@ -473,7 +432,9 @@ class Store:
                 candidate["sys_updated_by"] = actor.user_name
                 candidate["sys_mod_count"] = str(int(row.get("sys_mod_count") or 0) + 1)
                 self._index_unique(cls_table.name, row, add=False)
+                self.index.remove(cls_table.name, row)
                 row.update(candidate)
+                self.index.add(cls_table.name, row)
                 self._index_unique(cls_table.name, row, add=True)
                 if cls_table.name == "sys_user":
                     self.user_version += 1
@@ -503,20 +464,40 @@ class Store:
             charge_writes(1 + len(attachments) + len(journal))
 
     def _remove(self, sys_id: str) -> None:
+        if self.classes.get(sys_id) == "sys_user":
+            self.user_version += 1
+        if self._unlink(sys_id):
+            self.files.pop(sys_id, None)
+            self.persist(sys_id)
+
+    def _unlink(self, sys_id: str) -> bool:
+        """Take a record out of every dict and index (not the data file); say if it was there."""
         cls = self.classes.pop(sys_id, None)
         row = self.records.pop(sys_id, None)
-        if cls == "sys_user":
-            self.user_version += 1
+        self.position.pop(sys_id, None)
         if cls is None or row is None:
-            return
+            return False
         self._index_unique(cls, row, add=False)
+        self.index.remove(cls, row)
         self.by_table[cls].pop(sys_id, None)
-        self.files.pop(sys_id, None)
         if cls == "sys_journal_field":
             ids = self.journal_index.get(row.get("element_id", ""), [])
             if sys_id in ids:
                 ids.remove(sys_id)
-        self.persist(sys_id)
+        return True
+
+    def set_system_fields(self, sys_id: str, values: dict[str, str]) -> Row:
+        """Write fields the instance itself sets (no ACL, charge or journal) and persist them."""
+        with self.lock:
+            row = self.records[sys_id]
+            cls = self.classes[sys_id]
+            self._index_unique(cls, row, add=False)
+            self.index.remove(cls, row)
+            row.update(values)
+            self.index.add(cls, row)
+            self._index_unique(cls, row, add=True)
+            self.persist(sys_id)
+            return row
 
     def save_file(self, sys_id: str, data: bytes) -> None:
         """Keep an attachment's bytes."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http
 import json
 import re
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -13,16 +14,16 @@ from flask import Response, current_app, g, request
 from connector.sim.faults import Decision
 from connector.sim.servicenow import query as q
 from connector.sim.servicenow.cost import charge_reads
-from connector.sim.servicenow.render import Renderer, resolve_fields
-from connector.sim.servicenow.schema import Table
-from connector.sim.servicenow.state import SimState
-from connector.sim.servicenow.store import (
+from connector.sim.servicenow.records import (
     AclDenied,
     DataPolicyViolation,
     RecordNotFound,
     Row,
     UniqueViolation,
 )
+from connector.sim.servicenow.render import Renderer, resolve_fields
+from connector.sim.servicenow.schema import Table
+from connector.sim.servicenow.state import SimState
 
 JSON_TYPE = "application/json;charset=UTF-8"
 _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -93,6 +94,7 @@ def api_name(path: str) -> str:
     return "REST API"
 
 
+@lru_cache(maxsize=1024)  # every request and Batch item asks, mostly for the same few paths
 def path_label(path: str) -> str:
     """Turn a path into a stats label, with every sys_id segment replaced by {sys_id}."""
     return "/".join("{sys_id}" if _SEGMENT_ID.match(p) else p for p in path.split("/"))
