@@ -94,6 +94,7 @@ def running_stack(
     from connector.sim.bomgar import create_app as bomgar_app
     from connector.sim.runtime import ServerThread
     from connector.sim.servicenow import create_app as servicenow_app
+    from connector.tpa.worker import start as start_tpa
 
     with ExitStack() as cleanup:
         if workdir is None:
@@ -148,6 +149,8 @@ def running_stack(
             worker_thread = threading.Thread(
                 target=run_worker,
                 args=(svc.importer(), stop_worker),
+                # 3PA's threads, poller and catalog sync when tpa.enabled (connector/demo/tpa.py)
+                kwargs={"start_more": lambda scheduler: start_tpa(svc, scheduler)},
                 name="demo-worker",
                 daemon=True,
             )
