@@ -111,12 +111,12 @@ def narrow(
     if best is None:
         return None
     found: set[str] = set()
-    for _name, buckets, values in best:
-        if buckets is None:
+    for _name, table_buckets, values in best:
+        if table_buckets is None:
             found.update(values)
             continue
         for value in values:
-            ids = buckets.get(value)
+            ids = table_buckets.get(value)
             if ids:
                 found |= ids
     # Only records that exist and belong to the table: a stale entry can cost a look, no more.
