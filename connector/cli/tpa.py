@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,8 +11,11 @@ from connector.cli.common import config_option
 from connector.cli.common import services as _services
 from connector.tpa import QUEUE
 
+if TYPE_CHECKING:
+    from connector.tpa.runtime import TpaServices
 
-def _tpa(config_path: str | None) -> Any:
+
+def _tpa(config_path: str | None) -> TpaServices:
     from connector.tpa.runtime import TpaServices
 
     return TpaServices(_services(config_path))

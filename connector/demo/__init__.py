@@ -1,6 +1,7 @@
 """``connector demo``: both emulators, the connector and one session, on free loopback ports.
 
-This module and the tests are the only product-side code that imports ``connector.sim``.
+This package (and tpa.py, ``connector demo --3pa``) and the tests are the only product-side code
+that imports ``connector.sim``.
 """
 
 from __future__ import annotations

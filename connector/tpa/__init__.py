@@ -3,7 +3,7 @@
 ServiceNow holds the applications, access requests, profile changes and invitations (tables
 ``u_3pa_*`` in the update set); this package is the middleware that applies them::
 
-    ServiceNow ──POST /api/v1/3pa/requests/<sys_id>──▶ web.py ──▶ store (queue '3pa', durable)
+    ServiceNow ──POST /api/v1/3pa/requests/<sys_id>──▶ web/tpa.py ──▶ store (queue '3pa', durable)
                                                                      │
     poller.py (APScheduler, in the worker) ── finds what the call missed ┘
                                                                      ▼
@@ -11,10 +11,10 @@ ServiceNow holds the applications, access requests, profile changes and invitati
         (policy.py: pre-approval, pure), validate everything, then write, each step checked
         before it is written: directory.py (LDAP) user and groups, scim.py (SAP Cloud Identity
         Services) user and groups, and the result back onto the request (state, work note)
-    ServiceNow ──POST /api/v1/3pa/password──▶ web.py ──▶ directory.py (Password Modify), in the
+    ServiceNow ──POST /api/v1/3pa/password──▶ web/tpa.py ──▶ directory.py (Password Modify), in the
         call itself: a password never reaches the store, a job, a log line or ServiceNow
     catalog.py: one catalog item per application, its questions as variables (Table API)
-    reconcile.py: approved access against actual membership; cli.py: ``connector 3pa …``
+    reconcile.py: approved access against actual membership; cli/tpa.py: ``connector 3pa …``
 
 Attributes come from YAML mappings (mapping.py over the session mappings' sandboxed Jinja2),
 ``mappings/3pa/openldap.yaml`` or ``mappings/3pa/active_directory.yaml``.
