@@ -8,8 +8,9 @@ Five scenarios, each on a fresh set of processes (both emulators, ``connector se
 gunicorn and ``connector worker`` with several import threads and a short lease):
 
 faults            every session's events posted in shuffled order with duplicates, the worker
-                  SIGKILLed a few seconds after each start-up and restarted, both emulators failing before and
-                  after requests take effect (5xx, 429 with Retry-After, resets, timeouts), the
+                  SIGKILLed a few seconds after each start-up and restarted, both emulators
+                  failing before and after requests take effect (5xx, 429 with Retry-After,
+                  resets, timeouts), the
                   ServiceNow emulator also failing single Batch API items (before and after they
                   commit) and running out of a batch's time budget; a share of the sessions has a
                   transcript long enough for an attachment, a share names no ticket (an incident
