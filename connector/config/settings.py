@@ -69,7 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
         "servicenow.max_concurrent",
         "int",
         8,
-        "Most requests in flight at once (stays under the instance's API semaphore).",
+        "Most requests in flight at once, per node (its share of the instance's API semaphore).",
         minimum=1,
     ),
     Setting(

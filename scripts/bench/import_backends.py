@@ -3,9 +3,10 @@
 Runs import_sessions.py twice on the same machine and settings: once on SQLite (the embedded
 default, store.synchronous FULL) with one ``connector worker`` process, once on PostgreSQL (a
 throwaway cluster from scripts/pgcluster.py, fsync on) with two worker processes, as two nodes'
-workers would share it. Prints both side by side and writes results/import_backends-<time>.json.
+workers would share it, each with half the instance's slots as its servicenow.max_concurrent.
+Prints both side by side and writes results/import_backends-<time>.json.
 
-Usage: python scripts/bench/import_backends.py [--sessions 1000] [--worker-threads 2]
+Usage: python scripts/bench/import_backends.py [--sessions 1000] [--worker-threads 0]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import _harness as h  # noqa: E402
 import pgcluster  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parent / "import_sessions.py"
+SLOTS = h.COST_MODEL["max_concurrent"]  # the modelled instance's, as import_sessions.py uses
 
 
 def run(args: argparse.Namespace, out: Path, *extra: str) -> dict:
@@ -51,18 +53,30 @@ def main() -> None:
     """Run both, print them side by side, save the figures."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sessions", type=int, default=1000)
-    p.add_argument("--worker-threads", type=int, default=2, help="import threads per process")
+    p.add_argument(
+        "--worker-threads", type=int, default=0, help="import threads per process (0: the default)"
+    )
     args = p.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-backends-"))
     sqlite = run(args, folder / "sqlite.json", "--worker-processes", "1")
     with pgcluster.Cluster(fsync=True) as cluster:
         url = cluster.create_database("connector")
+        # Two nodes share the instance's slots: each gets its half as servicenow.max_concurrent.
         postgres = run(
-            args, folder / "postgres.json", "--store-url", url, "--worker-processes", "2"
+            args,
+            folder / "postgres.json",
+            "--store-url",
+            url,
+            "--worker-processes",
+            "2",
+            "--client-concurrency",
+            str(max(1, SLOTS // 2)),
         )
     measures = [
         ("sessions imported", "imported"),
         ("sessions/s", "sessions_per_second"),
+        ("ratio to the instance's limit", "ratio_to_limit"),
+        ("ServiceNow 429s", "servicenow_429s"),
         ("event to import p50 (s)", "event_to_import_p50_seconds"),
         ("event to import p95 (s)", "event_to_import_p95_seconds"),
         ("ServiceNow calls/session", "servicenow_calls_per_session"),

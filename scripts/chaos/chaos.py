@@ -8,8 +8,9 @@ Five scenarios, each on a fresh set of processes (both emulators, ``connector se
 gunicorn and ``connector worker`` with several import threads and a short lease):
 
 faults            every session's events posted in shuffled order with duplicates, the worker
-                  SIGKILLed every few seconds and restarted, both emulators failing before and
-                  after requests take effect (5xx, 429 with Retry-After, resets, timeouts), the
+                  SIGKILLed a few seconds after each start-up and restarted, both emulators
+                  failing before and after requests take effect (5xx, 429 with Retry-After,
+                  resets, timeouts), the
                   ServiceNow emulator also failing single Batch API items (before and after they
                   commit) and running out of a batch's time budget; a share of the sessions has a
                   transcript long enough for an attachment, a share names no ticket (an incident
@@ -351,6 +352,31 @@ def comments_mappings(workdir: Path) -> str:
     return str(folder)
 
 
+class StartupWatch:
+    """Tell when a worker started after now has logged its start-up line (reads new bytes only)."""
+
+    LINE = b"worker started"
+
+    def __init__(self, log_path: Path) -> None:
+        self.path = log_path
+        self.offset = log_path.stat().st_size if log_path.exists() else 0
+        self.tail = b""
+        self.seen = False
+
+    def started(self) -> bool:
+        """Return whether the line has appeared since this watch began."""
+        if self.seen or not self.path.exists():
+            return self.seen
+        with self.path.open("rb") as log:
+            log.seek(self.offset)
+            chunk = log.read()
+        self.offset += len(chunk)
+        text = self.tail + chunk
+        self.seen = self.LINE in text
+        self.tail = text[-len(self.LINE) :]
+        return self.seen
+
+
 def scenario_faults(
     args: argparse.Namespace, workdir: Path, *, note_element: str = "work_notes"
 ) -> dict[str, Any]:
@@ -390,22 +416,29 @@ def scenario_faults(
                 if rng.random() < args.duplicate_rate:
                     forms.append(dict(form))
         rng.shuffle(forms)
-        worker = h.start_worker(workdir, cfg, threads=args.worker_threads)
         kills = 0
-        state: dict[str, Any] = {
-            "worker": worker,
-            "next_kill": time.monotonic() + args.kill_every,
-            "flipped": False,
-        }
+        state: dict[str, Any] = {"flipped": False}
         progress: dict[str, int] = {}
+
+        def spawn() -> None:
+            state["startup"] = StartupWatch(workdir / "connector-worker.log")
+            state["worker"] = h.start_worker(workdir, cfg, threads=args.worker_threads)
+            state["next_kill"] = None
+
+        spawn()
 
         def tick() -> None:
             nonlocal kills
-            if time.monotonic() >= state["next_kill"]:
+            now = time.monotonic()
+            if state["next_kill"] is None:
+                # Its life is counted from its start-up line: a loaded machine that takes seconds
+                # to start a worker would otherwise kill every one before it imports anything.
+                if state["startup"].started():
+                    state["next_kill"] = now + args.kill_every * rng.uniform(0.5, 1.5)
+            elif now >= state["next_kill"]:
                 state["worker"].kill()
                 kills += 1
-                state["worker"] = h.start_worker(workdir, cfg, threads=args.worker_threads)
-                state["next_kill"] = time.monotonic() + args.kill_every * rng.uniform(0.5, 1.5)
+                spawn()
             if not state["flipped"] and progress.get("accepted", 0) >= len(forms) // 2:
                 # Half-way: the late-survey sessions' reports now carry their surveys, so their
                 # re-imports read the answers from the other report.
@@ -652,7 +685,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.3,
         help="surveys only in the exit-survey reports until half-way",
     )
-    p.add_argument("--kill-every", type=float, default=3.0, help="seconds between worker kills")
+    p.add_argument(
+        "--kill-every", type=float, default=3.0, help="seconds a worker lives after starting up"
+    )
     p.add_argument("--worker-threads", type=int, default=4, help="import threads per worker")
     p.add_argument("--lease-seconds", type=float, default=5.0, help="worker.lease_seconds")
     p.add_argument("--duplicate-rate", type=float, default=0.3, help="share of events re-posted")
