@@ -15,7 +15,7 @@ from connector import config as config_module
 from connector.config import Config
 from connector.logs import configure_logging
 from connector.services import Services
-from connector.web import api, health, support, webhooks
+from connector.web import api, health, support, tpa, webhooks
 from connector.web.errors import register_error_handlers
 
 
@@ -37,5 +37,6 @@ def create_app(
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(support.bp)
+    app.register_blueprint(tpa.bp)  # 3PA: /api/v1/3pa (answers 404 unless tpa.enabled)
     register_error_handlers(app)
     return app

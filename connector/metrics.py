@@ -39,6 +39,21 @@ COUNTERS = {
     "connector_claims_lost_total": "Sessions a pass stopped writing because its claim lapsed.",
     "connector_poller_runs_total": "Missed-session poller runs.",
     "connector_poller_queued_total": "Sessions the poller found unimported and queued.",
+    # Third Party Access (connector/tpa)
+    "connector_3pa_requests_provisioned_total": "3PA requests applied: user and groups in place.",
+    "connector_3pa_requests_preapproved_total": "3PA requests approved by the domain rules.",
+    "connector_3pa_requests_awaiting_approval_total": "3PA requests handed to their approvers.",
+    "connector_3pa_requests_rejected_total": "3PA requests refused by the rules.",
+    "connector_3pa_requests_failed_total": "3PA requests that cannot be applied (error on it).",
+    "connector_3pa_access_removed_total": "3PA accesses removed or expired.",
+    "connector_3pa_profile_changes_total": "3PA profile changes applied to the directory.",
+    "connector_3pa_password_changes_total": "3PA password changes applied to the directory.",
+    "connector_3pa_password_failures_total": "3PA password changes the directory refused.",
+    "connector_3pa_retries_total": "3PA jobs that failed and were rescheduled.",
+    "connector_3pa_dead_total": "3PA jobs moved to the dead letters.",
+    "connector_3pa_claims_lost_total": "3PA jobs a worker stopped because its claim lapsed.",
+    "connector_3pa_poller_queued_total": "3PA requests the poller found and queued.",
+    "connector_3pa_catalog_changes_total": "Catalog items and variables the sync wrote.",
 }
 # Counted per appliance (labelled ``appliance``); the others count the whole connector.
 PER_APPLIANCE = frozenset(
@@ -61,6 +76,7 @@ PER_APPLIANCE = frozenset(
 SUMMARIES = {
     "connector_import_batch_seconds": "Time to import one group of sessions.",
     "connector_event_to_import_seconds": "Time from queueing a session to its last write.",
+    "connector_3pa_approval_to_membership_seconds": "Time from approval to group membership.",
 }
 
 # Gauges computed at scrape time: name → (help, {labels: value}).

@@ -2,7 +2,7 @@
 
 One module per command group: ``serving`` (serve, worker, run), ``operations`` (check-config,
 dead-letters, unmatched, replay, backfill), ``servicenow`` (the instance side), ``store``
-(migrate, copy), ``demo``; the
+(migrate, copy), ``tpa`` (``connector 3pa``: Third Party Access), ``demo``; the
 emulators' commands live with the emulators and load only when ``connector sim`` is used.
 """
 
@@ -31,6 +31,7 @@ from connector.errors import ConfigError, ConnectorError
         "servicenow": "connector.cli.servicenow:group",
         "store": "connector.cli.store:group",
         "demo": "connector.cli.demo:demo",
+        "3pa": "connector.cli.tpa:group",  # Third Party Access (connector/tpa)
     },
 )
 @click.version_option(package_name="bomgar-servicenow-connector", prog_name="connector")

@@ -16,6 +16,7 @@ from connector.importer.runner import run_worker, stop_on_signals, tune_for_impo
 from connector.metrics import multiprocess_directory, use_directory
 from connector.services import Services
 from connector.serving import serve_gunicorn
+from connector.tpa.worker import start as start_tpa
 from connector.web.webhooks import exposure_warnings
 
 log = logging.getLogger("connector.cli")
@@ -77,6 +78,7 @@ def worker(config_path: str | None, threads: int | None) -> None:
         stop,
         threads=threads or config.import_threads(),
         on_ready=lambda: click.echo("worker started", err=True),
+        start_more=lambda scheduler: start_tpa(svc, scheduler),  # 3PA, when tpa.enabled
     )
 
 

@@ -177,6 +177,84 @@ class LoggingSettings:
     format: str
 
 
+@dataclass(frozen=True)
+class TpaLdapSettings:
+    """The directory 3PA users and application groups live in."""
+
+    url: str
+    bind_dn: str
+    bind_password: str
+    users_base: str
+    groups_base: str
+    profile: str
+    start_tls: bool
+    verify_tls: bool | str
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class TpaScimSettings:
+    """SAP Cloud Identity Services over SCIM 2.0 (empty url: no SAP users)."""
+
+    url: str
+    token: str
+    verify_tls: bool | str
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class TpaWorkerSettings:
+    """The worker's provisioning threads."""
+
+    threads: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class TpaPollerSettings:
+    """The look in ServiceNow for requests the real-time call missed."""
+
+    interval_seconds: float
+
+
+@dataclass(frozen=True)
+class TpaCatalogSettings:
+    """The catalog items of the applications."""
+
+    sync_interval_seconds: float
+    category: str
+
+
+@dataclass(frozen=True)
+class TpaApiSettings:
+    """The /api/v1/3pa endpoints."""
+
+    wait_seconds: float
+
+
+@dataclass(frozen=True)
+class TpaPasswordSettings:
+    """Which new passwords are accepted."""
+
+    min_length: int
+
+
+@dataclass(frozen=True)
+class TpaSettings:
+    """Third Party Access: directory, SAP, worker threads, poller, catalog (docs/3pa.md)."""
+
+    enabled: bool
+    ldap: TpaLdapSettings
+    mappings: tuple[str, ...]
+    scim: TpaScimSettings
+    worker: TpaWorkerSettings
+    poller: TpaPollerSettings
+    catalog: TpaCatalogSettings
+    api: TpaApiSettings
+    password: TpaPasswordSettings
+    invitation_days: int
+
+
 #: Import threads beyond the ServiceNow slots: groups fetching and parsing while others write.
 SPARE_IMPORT_THREADS = 4
 
@@ -198,6 +276,7 @@ class Config:
     health: HealthSettings
     metrics: MetricsSettings
     logging: LoggingSettings
+    tpa: TpaSettings
     source: str = field(default="<defaults>", compare=False)
     # Every appliance: bomgar.appliances, or the one the single-appliance keys describe.
     appliances: tuple[ApplianceSettings, ...] = field(default=(), compare=False)

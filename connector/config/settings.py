@@ -14,35 +14,12 @@ setting (``inherits``), so values shared by every entry are written once.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
-REQUIRED: Any = object()
+from connector.config.setting import REQUIRED, Setting, entry
+from connector.config.tpa_settings import TPA_SETTINGS
 
-
-@dataclass(frozen=True)
-class Setting:
-    """One configuration key: its type, default and meaning."""
-
-    path: str
-    # url | str | secret | bool | tls | int | float | networks | paths | choice | list | sections
-    kind: str
-    default: Any
-    help: str
-    choices: tuple[str, ...] = ()
-    minimum: float | None = None
-    item: tuple[Setting, ...] = ()  # sections: the settings of each entry, by relative path
-    inherits: str = ""  # an item setting's default: the value of this top-level setting
-
-
-def _entry(path: str, top: Setting, help: str = "") -> Setting:
-    """Describe an entry's setting that defaults to the top-level setting it stands in for."""
-    return dataclasses.replace(
-        top, path=path, default=None, inherits=top.path, help=help or top.help
-    )
-
+__all__ = ["REQUIRED", "Setting", "SETTINGS", "BY_PATH", "every_path"]
 
 SETTINGS: tuple[Setting, ...] = (
     # ServiceNow
@@ -407,6 +384,7 @@ SETTINGS: tuple[Setting, ...] = (
         "json (one object a line) or text.",
         choices=("json", "text"),
     ),
+    *TPA_SETTINGS,
 )
 
 _TOP = {s.path: s for s in SETTINGS}
@@ -423,20 +401,20 @@ APPLIANCE: tuple[Setting, ...] = (
     Setting("appliance_url", "url", REQUIRED, "Public-site URL of this appliance."),
     Setting("client_id", "str", REQUIRED, "API account client id on this appliance."),
     Setting("client_secret", "secret", REQUIRED, "API account client secret."),
-    _entry(
+    entry(
         "webhook_token",
         _TOP["webhook.token"],
         "The outbound_event_token this appliance's event URL carries.",
     ),
-    _entry("verify_tls", _TOP["bomgar.verify_tls"]),
-    _entry("timeout_seconds", _TOP["bomgar.timeout_seconds"]),
-    _entry("max_requests_per_second", _TOP["bomgar.max_requests_per_second"]),
-    _entry("max_report_bytes", _TOP["bomgar.max_report_bytes"]),
-    _entry("use_ns_paths", _TOP["bomgar.use_ns_paths"]),
-    _entry("poller.enabled", _TOP["poller.enabled"], "Poll this appliance for missed sessions."),
-    _entry("poller.interval_seconds", _TOP["poller.interval_seconds"]),
-    _entry("poller.overlap_seconds", _TOP["poller.overlap_seconds"]),
-    _entry("poller.initial_lookback_seconds", _TOP["poller.initial_lookback_seconds"]),
+    entry("verify_tls", _TOP["bomgar.verify_tls"]),
+    entry("timeout_seconds", _TOP["bomgar.timeout_seconds"]),
+    entry("max_requests_per_second", _TOP["bomgar.max_requests_per_second"]),
+    entry("max_report_bytes", _TOP["bomgar.max_report_bytes"]),
+    entry("use_ns_paths", _TOP["bomgar.use_ns_paths"]),
+    entry("poller.enabled", _TOP["poller.enabled"], "Poll this appliance for missed sessions."),
+    entry("poller.interval_seconds", _TOP["poller.interval_seconds"]),
+    entry("poller.overlap_seconds", _TOP["poller.overlap_seconds"]),
+    entry("poller.initial_lookback_seconds", _TOP["poller.initial_lookback_seconds"]),
 )
 
 SETTINGS = (

@@ -106,8 +106,13 @@ def run_worker(
     *,
     threads: int = 2,
     on_ready: Callable[[], None] | None = None,
+    start_more: Callable[[BackgroundScheduler], Callable[[], None]] | None = None,
 ) -> None:
-    """Run the import threads and the scheduled jobs until ``stop`` is set."""
+    """Run the import threads and the scheduled jobs until ``stop`` is set.
+
+    ``start_more`` starts other work of the worker process (3PA's, connector.tpa.runtime.start)
+    given the scheduler, before the import threads; the function it returns stops that work.
+    """
     config = importer.config
     loop = WorkerLoop(importer, threads=threads, poll_seconds=config.worker.poll_seconds)
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -146,6 +151,7 @@ def run_worker(
             max_instances=1,
             coalesce=True,
         )
+    stop_more = start_more(scheduler) if start_more is not None else None
     loop.start()
     scheduler.start()
     log.info("worker started (%d import threads)", threads)
@@ -156,6 +162,8 @@ def run_worker(
     finally:
         scheduler.shutdown(wait=True)
         loop.stop()
+        if stop_more is not None:
+            stop_more()
         log.info("worker stopped")
 
 

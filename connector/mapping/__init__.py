@@ -14,6 +14,7 @@ __all__ = [
     "JournalWrite",
     "MappingSet",
     "RecordWrite",
+    "default_mapping_folder",
     "default_mapping_paths",
     "sample_session",
 ]
@@ -25,7 +26,11 @@ _PACKAGED = Path(__file__).parent / "defaults"
 _SOURCE = Path(__file__).resolve().parents[2] / "mappings"
 
 
+def default_mapping_folder() -> Path:
+    """Return the folder of the built-in mappings (3PA's are in its 3pa/ subfolder)."""
+    return _PACKAGED if _PACKAGED.is_dir() else _SOURCE
+
+
 def default_mapping_paths() -> list[Path]:
-    """Return the built-in mapping files, sorted by name."""
-    folder = _PACKAGED if _PACKAGED.is_dir() else _SOURCE
-    return sorted(folder.glob("*.yaml"))
+    """Return the built-in session mapping files, sorted by name."""
+    return sorted(default_mapping_folder().glob("*.yaml"))

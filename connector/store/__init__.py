@@ -21,7 +21,8 @@ Job states::
        └──── `connector unmatched --attach LSID TICKET` (records the admin's ticket) ─┘
 
 Schema versions (``schema``): 1, the first; 2 adds ``jobs.ticket`` and an index for pruning;
-3 keys events, jobs and the ledger by appliance + lsid and adds leased ``locks``.
+3 keys events, jobs and the ledger by appliance + lsid and adds leased ``locks``; 4 adds
+``jobs.queue`` (one job machinery, several queues: 'sessions' and 3PA's '3pa').
 
 ``generation`` counts triggers: an event arriving while a job runs bumps it, and the finishing
 worker sees the change and re-queues instead of marking the job done, so no trigger is lost.
@@ -38,13 +39,22 @@ from __future__ import annotations
 from connector.store.database import Location, parse_location
 from connector.store.inbox import Inbox
 from connector.store.locks import Locks
-from connector.store.models import TRIGGERS, Job, JobRow, claim_token, node_name, owner_id
+from connector.store.models import (
+    SESSIONS,
+    TRIGGERS,
+    Job,
+    JobRow,
+    claim_token,
+    node_name,
+    owner_id,
+)
 from connector.store.schema import SCHEMA_VERSION
 from connector.store.views import LAST_POLL, WATERMARK, Views, appliance_key
 
 __all__ = [
     "LAST_POLL",
     "SCHEMA_VERSION",
+    "SESSIONS",
     "TRIGGERS",
     "WATERMARK",
     "Job",

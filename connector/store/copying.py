@@ -47,6 +47,7 @@ _JOB = (
     "queued_at",
     "done_at",
     "ticket",
+    "queue",
 )
 _LEDGER = ("appliance", "lsid", "effect", "sys_id", "written_at")
 

@@ -3,6 +3,10 @@
 A job is keyed by appliance + lsid. A claim takes the ready jobs of one appliance (the one whose
 session has waited longest, among those not skipped), so everything a pass does with its claim
 (report requests, lease renewals, the writer's guard) names sessions by lsid within it.
+
+Jobs belong to a queue (``jobs.queue``): 'sessions', the session import's, unless told
+otherwise. 3PA queues its work in '3pa' under appliance '' with namespaced keys
+(``3pa:<sys_id>``), so a claim, a count or a retry of one queue never touches another's jobs.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from connector.store.database import Database, chunks, marks
-from connector.store.models import Job, owner_alive
+from connector.store.models import SESSIONS, Job, owner_alive
 
 _READY = "((state='pending' AND not_before<=?) OR (state='running' AND lease_until<?))"
 
@@ -28,13 +32,17 @@ class Jobs(Database):
         now: float | None = None,
         force: bool = False,
         appliance: str = "",
+        queue: str = SESSIONS,
     ) -> int:
-        """Queue sessions found by the poller, a replay or a backfill; return how many moved."""
+        """Queue sessions found by the poller, a replay or a backfill; return how many moved.
+
+        ``queue`` names the job queue a new job joins (3PA queues ``3pa:<sys_id>`` in '3pa').
+        """
         now = time.time() if now is None else now
         moved = 0
         with self._tx() as db:
             for lsid in lsids:
-                moved += self._queue(db, appliance, lsid, reason, now, force=force)
+                moved += self._queue(db, appliance, lsid, reason, now, force=force, queue=queue)
         return moved
 
     def _queue(
@@ -47,13 +55,15 @@ class Jobs(Database):
         *,
         external_key: str = "",
         force: bool = True,
+        queue: str = SESSIONS,
     ) -> int:
         """Create or re-arm a session's job inside an open transaction."""
         created = db.execute(
             "INSERT INTO jobs (appliance, lsid, state, reason, not_before, external_key,"
-            " created_at, updated_at, queued_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)"
+            " created_at, updated_at, queued_at, queue)"
+            " VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (appliance, lsid) DO NOTHING",
-            (appliance, lsid, reason, now, external_key, now, now, now),
+            (appliance, lsid, reason, now, external_key, now, now, now, queue),
         ).rowcount
         if created:
             return 1
@@ -89,8 +99,9 @@ class Jobs(Database):
         now: float | None = None,
         settle: float = 0.0,
         skip: Collection[str] = (),
+        queue: str = SESSIONS,
     ) -> list[Job]:
-        """Take up to ``limit`` ready jobs of one appliance for the claim token ``owner``.
+        """Take up to ``limit`` ready jobs of ``queue`` and one appliance for the token ``owner``.
 
         The appliance is the one (not in ``skip``) whose ready session has waited longest. A
         running job whose lease lapsed is taken over only ``settle`` seconds after it lapsed:
@@ -101,18 +112,18 @@ class Jobs(Database):
         not_in = f" AND appliance NOT IN ({marks(len(skipped))})" if skipped else ""
         with self._tx() as db:
             first = db.execute(
-                f"SELECT appliance FROM jobs WHERE {_READY}{not_in}"  # noqa: S608
+                f"SELECT appliance FROM jobs WHERE queue=? AND {_READY}{not_in}"  # noqa: S608
                 f" ORDER BY not_before LIMIT 1{self.engine.skip_locked}",
-                (now, now - settle, *skipped),
+                (queue, now, now - settle, *skipped),
             ).fetchone()
             if first is None:
                 return []
             appliance = first["appliance"]
             rows = db.execute(
                 "SELECT lsid, generation, attempts, reason, external_key, queued_at FROM jobs"  # noqa: S608
-                f" WHERE appliance=? AND {_READY}"
+                f" WHERE queue=? AND appliance=? AND {_READY}"
                 f" ORDER BY not_before LIMIT ?{self.engine.skip_locked}",
-                (appliance, now, now - settle, limit),
+                (queue, appliance, now, now - settle, limit),
             ).fetchall()
             jobs = [
                 Job(
@@ -269,8 +280,10 @@ class Jobs(Database):
             (reason, time.time()),
         )
 
-    def retry_dead(self, lsids: Iterable[str] | None = None, *, appliance: str = "") -> int:
-        """Re-queue dead letters (all of them, of every appliance, when ``lsids`` is None)."""
+    def retry_dead(
+        self, lsids: Iterable[str] | None = None, *, appliance: str = "", queue: str = SESSIONS
+    ) -> int:
+        """Re-queue dead letters (all of ``queue``'s, every appliance's, when ``lsids`` is None)."""
         now = time.time()
         sql = (
             "UPDATE jobs SET state='pending', attempts=0, not_before=?, updated_at=?,"
@@ -278,7 +291,7 @@ class Jobs(Database):
         )
         with self._tx() as db:
             if lsids is None:
-                return db.execute(sql, (now, now)).rowcount
+                return db.execute(sql + " AND queue=?", (now, now, queue)).rowcount
             return sum(
                 db.execute(
                     sql + " AND appliance=? AND lsid=?", (now, now, appliance, lsid)

@@ -7,6 +7,9 @@ import socket
 import uuid
 from dataclasses import dataclass
 
+# The session import's job queue; other queues (3PA's '3pa') namespace their keys.
+SESSIONS = "sessions"
+
 # Events that mean "the session's facts changed; import (again)".
 TRIGGERS = frozenset(
     {
@@ -44,6 +47,7 @@ class JobRow:
     updated_at: float
     not_before: float
     appliance: str = ""
+    queue: str = SESSIONS
 
 
 def node_name(configured: str = "") -> str:

@@ -3,8 +3,11 @@
 Versions: 1, the first; 2 adds ``jobs.ticket`` (the ticket an administrator attached an unmatched
 session to) and an index on ``events.received_at`` for pruning; 3 names the appliance in every
 key (``events``, ``jobs`` and ``ledger`` are keyed by appliance + lsid) and adds ``locks`` (leased
-rows, e.g. the poller's). PostgreSQL support starts at version 3, so its first migration creates
-everything. A migration is a list of statements, or a function for what SQL alone cannot decide.
+rows, e.g. the poller's); 4 adds ``jobs.queue`` (one job machinery, several queues: 'sessions' is
+the session import's, '3pa' Third Party Access's, whose keys are namespaced, e.g.
+``3pa:<sys_id>``) with an index for claiming per queue. PostgreSQL support starts at version 3,
+so its first migration creates everything. A migration is a list of statements, or a function
+for what SQL alone cannot decide.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 Step = str | Callable[[Any], None]
 
@@ -104,10 +107,22 @@ def _sqlite_v3(db: Any) -> None:
     db.execute(_LOCKS.format(real="REAL"))
 
 
+# Version 4, the same on both backends: every job that exists is a session import.
+_QUEUE_INDEX = "CREATE INDEX IF NOT EXISTS jobs_queue_ready ON jobs (queue, state, not_before)"
+
+
+def _sqlite_v4(db: Any) -> None:
+    columns = {r["name"] for r in db.execute("PRAGMA table_info(jobs)")}
+    if "queue" not in columns:  # SQLite has no ADD COLUMN IF NOT EXISTS
+        db.execute("ALTER TABLE jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'sessions'")
+    db.execute(_QUEUE_INDEX)
+
+
 SQLITE_MIGRATIONS: dict[int, Sequence[Step]] = {
     1: _SQLITE_V1,
     2: (_sqlite_v2,),
     3: (_sqlite_v3,),
+    4: (_sqlite_v4,),
 }
 
 POSTGRES_MIGRATIONS: dict[int, Sequence[Step]] = {
@@ -117,6 +132,10 @@ POSTGRES_MIGRATIONS: dict[int, Sequence[Step]] = {
         ),
         *_INDEXES,
         _LOCKS.format(real="DOUBLE PRECISION"),
+    ),
+    4: (
+        "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS queue TEXT NOT NULL DEFAULT 'sessions'",
+        _QUEUE_INDEX,
     ),
 }
 

@@ -1,4 +1,8 @@
-"""What the store reads back: the ledger of writes, job listings and counts, meta values."""
+"""What the store reads back: the ledger of writes, job listings and counts, meta values.
+
+Listings, counts and ages are of one job queue ('sessions' unless told), so the session
+import's operators and gauges never see 3PA's jobs, nor the reverse.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from connector.store.database import Database, chunks, marks
-from connector.store.models import JobRow
+from connector.store.models import SESSIONS, JobRow
 
 STATES = ("pending", "running", "waiting", "done", "dead", "unmatched")
+_ROW = (
+    "lsid, state, reason, attempts, last_error, external_key, updated_at, not_before,"
+    " appliance, queue"
+)
 
 # The poller's meta values, one of each per appliance.
 WATERMARK = "poller.watermark"
@@ -55,14 +63,16 @@ class Views(Database):
     # -- operator views --------------------------------------------------------------------
 
     def jobs(
-        self, state: str | None = None, limit: int = 1000, *, appliance: str | None = None
+        self,
+        state: str | None = None,
+        limit: int = 1000,
+        *,
+        appliance: str | None = None,
+        queue: str = SESSIONS,
     ) -> list[JobRow]:
-        """List jobs, newest first, optionally of one state and one appliance."""
-        sql = (
-            "SELECT lsid, state, reason, attempts, last_error, external_key, updated_at,"
-            " not_before, appliance FROM jobs WHERE 1=1"
-        )
-        args: list[Any] = []
+        """List jobs of ``queue``, newest first, optionally of one state and one appliance."""
+        sql = f"SELECT {_ROW} FROM jobs WHERE queue=?"  # noqa: S608
+        args: list[Any] = [queue]
         if state:
             sql += " AND state=?"
             args.append(state)
@@ -74,6 +84,15 @@ class Views(Database):
             rows = db.execute(sql, (*args, limit)).fetchall()
         return [JobRow(**dict(r)) for r in rows]
 
+    def job(self, lsid: str, *, appliance: str = "") -> JobRow | None:
+        """Return one job as listed for operators (any queue), or None when unknown."""
+        with self._read() as db:
+            row = db.execute(
+                f"SELECT {_ROW} FROM jobs WHERE appliance=? AND lsid=?",  # noqa: S608
+                (appliance, lsid),
+            ).fetchone()
+        return JobRow(**dict(row)) if row else None
+
     def job_state(self, lsid: str, *, appliance: str = "") -> str | None:
         """Return one job's state, or None when unknown."""
         with self._read() as db:
@@ -83,10 +102,11 @@ class Views(Database):
         return row["state"] if row else None
 
     def appliances_of(self, lsid: str) -> list[str]:
-        """Return the appliances that have a job for this lsid (for commands given one lsid)."""
+        """Return the appliances that have a session job for this lsid (commands given one lsid)."""
         with self._read() as db:
             rows = db.execute(
-                "SELECT appliance FROM jobs WHERE lsid=? ORDER BY appliance", (lsid,)
+                "SELECT appliance FROM jobs WHERE lsid=? AND queue=? ORDER BY appliance",
+                (lsid, SESSIONS),
             ).fetchall()
         return [r["appliance"] for r in rows]
 
@@ -105,25 +125,27 @@ class Views(Database):
                 found.update(r["lsid"] for r in rows)
         return found
 
-    def counts(self, *, appliance: str | None = None) -> dict[str, int]:
-        """Count jobs per state (of every appliance, or of one)."""
+    def counts(self, *, appliance: str | None = None, queue: str = SESSIONS) -> dict[str, int]:
+        """Count the jobs of ``queue`` per state (of every appliance, or of one)."""
         counts = {s: 0 for s in STATES}
-        for (app, state), n in self._counted().items():
+        for (app, state), n in self._counted(queue).items():
             if appliance is None or app == appliance:
                 counts[state] = counts.get(state, 0) + n
         return counts
 
-    def counts_by_appliance(self) -> dict[str, dict[str, int]]:
-        """Count jobs per appliance and state."""
+    def counts_by_appliance(self, *, queue: str = SESSIONS) -> dict[str, dict[str, int]]:
+        """Count the jobs of ``queue`` per appliance and state."""
         out: dict[str, dict[str, int]] = {}
-        for (app, state), n in self._counted().items():
+        for (app, state), n in self._counted(queue).items():
             out.setdefault(app, {s: 0 for s in STATES})[state] = n
         return out
 
-    def _counted(self) -> dict[tuple[str, str], int]:
+    def _counted(self, queue: str) -> dict[tuple[str, str], int]:
         with self._read() as db:
             rows = db.execute(
-                "SELECT appliance, state, COUNT(*) AS n FROM jobs GROUP BY appliance, state"
+                "SELECT appliance, state, COUNT(*) AS n FROM jobs WHERE queue=?"
+                " GROUP BY appliance, state",
+                (queue,),
             ).fetchall()
         return {(r["appliance"], r["state"]): int(r["n"]) for r in rows}
 
@@ -133,27 +155,31 @@ class Views(Database):
             rows = db.execute("SELECT status, COUNT(*) AS n FROM events GROUP BY status").fetchall()
         return {r["status"]: int(r["n"]) for r in rows}
 
-    def oldest_pending(self, *, appliance: str | None = None) -> float | None:
-        """Return when the longest-waiting pending or running job was queued."""
-        oldest = self.oldest_pending_by_appliance()
+    def oldest_pending(
+        self, *, appliance: str | None = None, queue: str = SESSIONS
+    ) -> float | None:
+        """Return when the longest-waiting pending or running job of ``queue`` was queued."""
+        oldest = self.oldest_pending_by_appliance(queue=queue)
         if appliance is not None:
             return oldest.get(appliance)
         return min(oldest.values(), default=None)
 
-    def oldest_pending_by_appliance(self) -> dict[str, float]:
-        """Return, per appliance with work waiting, when its longest-waiting job was queued."""
+    def oldest_pending_by_appliance(self, *, queue: str = SESSIONS) -> dict[str, float]:
+        """Return, per appliance with work waiting in ``queue``, when its oldest job was queued."""
         with self._read() as db:
             rows = db.execute(
                 "SELECT appliance, MIN(queued_at) AS oldest FROM jobs"
-                " WHERE state IN ('pending', 'running') GROUP BY appliance"
+                " WHERE queue=? AND state IN ('pending', 'running') GROUP BY appliance",
+                (queue,),
             ).fetchall()
         return {r["appliance"]: float(r["oldest"]) for r in rows}
 
-    def next_due(self) -> float | None:
-        """Return the earliest not_before among pending jobs."""
+    def next_due(self, *, queue: str = SESSIONS) -> float | None:
+        """Return the earliest not_before among the pending jobs of ``queue``."""
         with self._read() as db:
             row = db.execute(
-                "SELECT MIN(not_before) AS due FROM jobs WHERE state='pending'"
+                "SELECT MIN(not_before) AS due FROM jobs WHERE state='pending' AND queue=?",
+                (queue,),
             ).fetchone()
         return row["due"]
 
@@ -206,15 +232,16 @@ class Views(Database):
 
         They belong to the first configured appliance: the one the single-appliance keys
         described. A session that already has a row under ``appliance`` keeps that row; its
-        unnamed twin stays where it is. Returns how many jobs moved.
+        unnamed twin stays where it is. Other queues' jobs (3PA's, which belong to no
+        appliance) and their ledger rows stay too. Returns how many jobs moved.
         """
         if not appliance:
             return 0
         with self._tx() as db:
             moved = db.execute(
-                "UPDATE jobs SET appliance=? WHERE appliance='' AND lsid NOT IN"
+                "UPDATE jobs SET appliance=? WHERE appliance='' AND queue=? AND lsid NOT IN"
                 " (SELECT lsid FROM jobs WHERE appliance=?)",
-                (appliance, appliance),
+                (appliance, SESSIONS, appliance),
             ).rowcount
             db.execute(
                 "UPDATE events SET appliance=? WHERE appliance='' AND dedupe_key NOT IN"
@@ -223,8 +250,9 @@ class Views(Database):
             )
             db.execute(
                 "UPDATE ledger SET appliance=? WHERE appliance='' AND lsid NOT IN"
-                " (SELECT lsid FROM ledger WHERE appliance=?)",
-                (appliance, appliance),
+                " (SELECT lsid FROM ledger WHERE appliance=?) AND lsid NOT IN"
+                " (SELECT lsid FROM jobs WHERE appliance='' AND queue!=?)",
+                (appliance, appliance, SESSIONS),
             )
             for name in (WATERMARK, LAST_POLL):
                 db.execute(

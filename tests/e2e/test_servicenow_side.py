@@ -94,12 +94,13 @@ def test_verify_on_a_bare_instance_lists_every_missing_table_and_field_until_com
         result = CliRunner().invoke(cli, ["servicenow", "verify", "--config", config])
         assert result.exit_code == 1, result.output
         written = MappingSet.load(default_mapping_paths()).written_fields()
-        for t in TABLES:
+        mapped = [t for t in TABLES if t.name in written]  # 3PA's tables are not in the mappings
+        for t in mapped:
             assert f"  missing table {t.name}\n" in result.output
             for name in written[t.name]:
                 assert f"  missing {t.name}.{name}\n" in result.output
-        total = sum(len(written[t.name]) for t in TABLES)
-        assert f"{len(TABLES)} table(s) and {total} field(s) missing" in result.output
+        total = sum(len(written[t.name]) for t in mapped)
+        assert f"{len(mapped)} table(s) and {total} field(s) missing" in result.output
         assert "incident:" in result.output and "task:" in result.output
         r = requests.post(
             f"{bare.servicenow_url}/_sim/update-sets", data=build_update_set(), timeout=30

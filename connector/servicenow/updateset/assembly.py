@@ -23,6 +23,7 @@ from connector.servicenow.scripts import (
     SUPPORT_NOW_CONDITION,
     related_lists_fix_script,
 )
+from connector.servicenow.tpa_scripts import BUSINESS_RULES as TPA_BUSINESS_RULES
 from connector.servicenow.updateset.contents import (
     PROPERTIES,
     RELATED_LIST_PARENTS,
@@ -71,7 +72,7 @@ def all_updates(tables: Sequence[Table] = TABLES) -> list[Update]:
                 "name": "Bomgar connector: add related lists",
                 "record_for_rollback": "true",
                 "script": related_lists_fix_script(
-                    RELATED_LIST_PARENTS, tuple(t.related_list for t in tables)
+                    RELATED_LIST_PARENTS, tuple(t.related_list for t in tables if t.task_field)
                 ),
             },
         )
@@ -264,7 +265,41 @@ def all_updates(tables: Sequence[Table] = TABLES) -> list[Update]:
             script=JUMP_CI_ACTION,
         )
     )
+    # 3PA's business rules, for those of its tables the set holds.
+    names = {t.name for t in tables}
+    out.extend(tpa_business_rule(*rule) for rule in TPA_BUSINESS_RULES if rule[1] in names)
     return out
+
+
+def tpa_business_rule(
+    name: str, table: str, when: str, insert: bool, update: bool, condition: str, script: str
+) -> Update:
+    """Return a 3PA business rule (sys_script): the instance's real-time calls to the connector."""
+    return simple(
+        "sys_script",
+        name,
+        "Business Rule",
+        name,
+        table,
+        {
+            "abort_action": "false",
+            "action_delete": "false",
+            "action_insert": flag(insert),
+            "action_query": "false",
+            "action_update": flag(update),
+            "active": "true",
+            "advanced": "true",
+            "collection": table,
+            "condition": condition,
+            "description": "Third Party Access (connector/tpa): see docs/3pa.md",
+            "filter_condition": "",
+            "name": name,
+            "order": "100",
+            "priority": "100",
+            "script": script,
+            "when": when,
+        },
+    )
 
 
 def java_hash(text: str) -> int:

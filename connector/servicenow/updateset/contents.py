@@ -66,7 +66,8 @@ class Table:
     label: str
     plural: str
     columns: tuple[Column, ...]
-    task_field: str = "u_task"  # reference to the ticket: the related list is "<name>.<task_field>"
+    # Reference to the ticket: the related list is "<name>.<task_field>"; "" adds none (3PA).
+    task_field: str = "u_task"
     access: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(TABLE_ACCESS))
 
     @property
@@ -148,9 +149,155 @@ TABLES: tuple[Table, ...] = (
     ),
 )
 
+# -- 3PA (Third Party Access, connector/tpa): its tables, appended to TABLES and ROLES ------------
+ROLE_TPA_MANAGER = "x_bomgar.3pa_manager"  # application owners, administrators and approvers
+ROLE_TPA_USER = "x_bomgar.3pa_user"  # outside users on the portal: may submit requests
+
+
+def _tpa_access(create: tuple[str, ...], read: tuple[str, ...], write: tuple[str, ...]) -> dict:
+    return {"create": create, "read": read, "write": write, "delete": ("admin",)}
+
+
+_TPA_REQUEST_STATES = (
+    ("submitted", "Submitted"),
+    ("pending_approval", "Pending approval"),
+    ("approved", "Approved"),
+    ("active", "Active"),
+    ("rejected", "Rejected"),
+    ("failed", "Failed"),
+    ("removal_requested", "Removal requested"),
+    ("removed", "Removed"),
+    ("expired", "Expired"),
+)
+_TPA_APPROVAL = (
+    ("not_requested", "Not yet requested"),
+    ("requested", "Requested"),
+    ("approved", "Approved"),
+    ("rejected", "Rejected"),
+)
+_TPA_CHANGE_STATES = (("submitted", "Submitted"), ("applied", "Applied"), ("failed", "Failed"))
+_TPA_INVITATION_STATES = (("sent", "Sent"), ("accepted", "Accepted"), ("expired", "Expired"))
+_I, _M, _U = ROLE_INTEGRATION, ROLE_TPA_MANAGER, ROLE_TPA_USER
+
+TABLES += (
+    Table(
+        "u_3pa_application",
+        "3PA Application",
+        "3PA Applications",
+        (
+            Column("u_name", "Name", "string", 100, unique=True, display=True, mandatory=True),
+            Column("u_display_name", "Portal display name", "string", 100),
+            Column("u_image", "Portal image URL", "string", 1024),
+            Column("u_description", "Description", "string", 1000),
+            Column("u_service", "Business service", "reference", 32, "cmdb_ci_service"),
+            Column("u_owner", "Owner", "reference", 32, "sys_user"),
+            Column("u_administrators", "Administrators", "glide_list", 4000, "sys_user"),
+            Column("u_directory_groups", "Directory groups", "string", 4000),
+            Column("u_sap_roles", "SAP roles (SCIM groups)", "string", 4000),
+            Column("u_approvers", "Approvers", "glide_list", 4000, "sys_user"),
+            Column("u_approval_groups", "Approval groups", "glide_list", 4000, "sys_user_group"),
+            Column("u_questions", "Registration questions", "string", 4000),
+            Column("u_allowed_domains", "Allowed e-mail domains", "string", 1000),
+            Column("u_preapproved_domains", "Pre-approved e-mail domains", "string", 1000),
+            Column("u_reminder_days", "Reminder after (days)", "integer"),
+            Column("u_escalation_days", "Escalation after (days)", "integer"),
+            Column("u_expiration_days", "Access expires after (days)", "integer"),
+            Column("u_active", "Active", "boolean"),
+            Column(
+                "u_catalog_item", "Catalog item", "reference", 32, "sc_cat_item", read_only=True
+            ),
+            Column("u_sync_error", "Catalog sync error", "string", 1000, read_only=True),
+        ),
+        task_field="",
+        access=_tpa_access((_I, _M), (_I, _M, _U), (_I, _M)),
+    ),
+    Table(
+        "u_3pa_invitation",
+        "3PA Invitation",
+        "3PA Invitations",
+        (
+            Column("u_application", "Application", "reference", 32, "u_3pa_application"),
+            Column("u_email", "E-mail", "string", 100, display=True, mandatory=True),
+            Column("u_first_name", "First name", "string", 50),
+            Column("u_last_name", "Last name", "string", 50),
+            Column("u_invited_by", "Invited by", "reference", 32, "sys_user"),
+            Column("u_state", "State", "choice", 40, choices=_TPA_INVITATION_STATES),
+            Column("u_expires_at", "Expires", "glide_date_time"),
+            Column("u_message", "Message", "string", 1000),
+        ),
+        task_field="",
+        access=_tpa_access((_I, _M), (_I, _M), (_I, _M)),
+    ),
+    Table(
+        "u_3pa_access_request",
+        "3PA Access Request",
+        "3PA Access Requests",
+        (
+            Column("u_application", "Application", "reference", 32, "u_3pa_application"),
+            Column("u_email", "E-mail", "string", 100, display=True, mandatory=True),
+            Column("u_first_name", "First name", "string", 50),
+            Column("u_last_name", "Last name", "string", 50),
+            Column("u_company", "Company", "string", 100),
+            Column("u_phone", "Phone", "string", 40),
+            Column("u_requested_for", "Requested for", "reference", 32, "sys_user"),
+            Column("u_answers", "Answers (JSON)", "string", 4000),
+            Column("u_invitation", "Invitation", "reference", 32, "u_3pa_invitation"),
+            Column("u_request_item", "Requested item", "reference", 32, "sc_req_item"),
+            Column("u_state", "State", "choice", 40, choices=_TPA_REQUEST_STATES),
+            Column("u_approval", "Approval", "choice", 40, choices=_TPA_APPROVAL),
+            Column("u_preapproved", "Pre-approved", "boolean", read_only=True),
+            Column("u_approved_by", "Approved by", "reference", 32, "sys_user"),
+            Column("u_approved_at", "Approved", "glide_date_time"),
+            Column("u_provisioned_at", "Provisioned", "glide_date_time", read_only=True),
+            Column("u_expires_at", "Access expires", "glide_date_time"),
+            Column("u_user_name", "Directory user name", "string", 100, read_only=True),
+            Column("u_directory_user", "Directory DN", "string", 1024, read_only=True),
+            Column("u_result", "Result", "string", 4000, read_only=True),
+            Column("u_error", "Error", "string", 1000, read_only=True),
+            Column("u_work_notes", "Work notes", "journal", 4000),
+        ),
+        task_field="",
+        access=_tpa_access((_I, _M, _U), (_I, _M), (_I, _M)),
+    ),
+    Table(
+        "u_3pa_profile_change",
+        "3PA Profile Change",
+        "3PA Profile Changes",
+        (
+            Column("u_user_name", "Directory user name", "string", 100, display=True),
+            Column("u_requested_for", "Requested for", "reference", 32, "sys_user"),
+            Column("u_changes", "Changes (JSON)", "string", 4000),
+            Column("u_state", "State", "choice", 40, choices=_TPA_CHANGE_STATES),
+            Column("u_summary", "Before and after", "string", 4000, read_only=True),
+            Column("u_applied_at", "Applied", "glide_date_time", read_only=True),
+            Column("u_error", "Error", "string", 1000, read_only=True),
+            Column("u_work_notes", "Work notes", "journal", 4000),
+        ),
+        task_field="",
+        access=_tpa_access((_I, _U), (_I, _M), (_I,)),
+    ),
+    Table(
+        "u_3pa_profile_change_value",
+        "3PA Profile Change Value",
+        "3PA Profile Change Values",
+        (
+            Column("u_change", "Profile change", "reference", 32, "u_3pa_profile_change"),
+            Column("u_attribute", "Attribute", "string", 100, display=True),
+            Column("u_field", "Field", "string", 100),
+            Column("u_before", "Before", "string", 1000),
+            Column("u_after", "After", "string", 1000),
+        ),
+        task_field="",
+        access=_tpa_access((_I,), (_I, _M), (_I,)),
+    ),
+)
+
 ROLES: tuple[Role, ...] = (
     Role(ROLE_INTEGRATION, "The connector's account: writes Bomgar sessions and survey responses"),
     Role(ROLE_READER, "Reads Bomgar sessions and survey responses (itil users can too)"),
+    # 3PA
+    Role(ROLE_TPA_MANAGER, "3PA: owns, administers and approves access to applications"),
+    Role(ROLE_TPA_USER, "3PA: an outside user of the portal; submits access and profile requests"),
 )
 
 REPORTS: tuple[Report, ...] = (

@@ -29,6 +29,7 @@ _TYPES = {
     "journal": "journal",
     "journal_input": "journal",
     "sys_class_name": "sys_class_name",
+    "glide_list": "glide_list",
 }
 RECORD_TABLES = ("sys_properties", "sys_user_role", "sys_security_acl", "sys_security_acl_role")
 

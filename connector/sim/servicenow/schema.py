@@ -19,6 +19,7 @@ FIELD_TYPES = {
     "journal",
     "choice",
     "sys_class_name",
+    "glide_list",  # comma-separated sys_ids, stored and queried as text (3PA's approvers)
 }
 SYSTEM_FIELDS: dict[str, dict[str, Any]] = {
     "sys_id": {"type": "string", "max_length": 32, "label": "Sys ID"},

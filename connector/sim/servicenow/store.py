@@ -345,7 +345,9 @@ class Store:
                 continue  # unknown and system fields are ignored, never an error
             if f.type == "journal":
                 text = "" if value is None else str(value)
-                if text and name in JOURNAL_LABELS:
+                # Custom journal fields (u_…, e.g. 3PA's u_work_notes) journal like work notes
+                # on an instance; comments_and_work_notes is a display-only pseudo field.
+                if text and (name in JOURNAL_LABELS or name.startswith("u_")):
                     journal.append((name, text))
                 continue
             new = self.normalise(f, value, actor, display)

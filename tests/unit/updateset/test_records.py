@@ -12,6 +12,8 @@ from connector.servicenow.updateset import (
     REPORTS,
     ROLE_INTEGRATION,
     ROLE_READER,
+    ROLE_TPA_MANAGER,
+    ROLE_TPA_USER,
     TABLES,
     Column,
     Table,
@@ -113,6 +115,25 @@ KNOWN_FIELDS: dict[str, set[str]] = {
         "type",
     },
     "sys_script_fix": {"description", "name", "record_for_rollback", "script"},
+    # 3PA's business rules
+    "sys_script": {
+        "abort_action",
+        "action_delete",
+        "action_insert",
+        "action_query",
+        "action_update",
+        "active",
+        "advanced",
+        "collection",
+        "condition",
+        "description",
+        "filter_condition",
+        "name",
+        "order",
+        "priority",
+        "script",
+        "when",
+    },
     "sys_properties": {
         "description",
         "ignore_cache",
@@ -286,7 +307,8 @@ def test_related_lists_never_replace_the_customers_incident_form(items: list[Ite
     (fix,) = records_of(items, "sys_script_fix")
     script = fix.findtext("script")
     for t in TABLES:
-        assert f'"{t.related_list}"' in script
+        if t.task_field:  # 3PA tables are no ticket's related list
+            assert f'"{t.related_list}"' in script
     assert '["incident"]' in script
     # It appends after existing entries and inserts only what is missing.
     assert "orderByDesc('position')" in script and "entry.next()" in script
@@ -335,6 +357,8 @@ def test_every_update_row_names_its_table(items: list[Item]) -> None:
             expected = rec.findtext("table")
         elif rec.tag == "sys_security_acl_role":
             expected = rec.find("sys_security_acl").get("display_value")
+        elif rec.tag == "sys_script":  # a business rule belongs to its collection (3PA)
+            expected = rec.findtext("collection")
         else:
             expected = rec.findtext("name")
         assert table == expected and table, item.name
@@ -356,7 +380,7 @@ def test_remote_update_set_carries_remote_and_origin_ids(exported: etree._Elemen
 def test_roles_and_acls_let_the_integration_write_and_itil_read(items: list[Item]) -> None:
     """Four record ACLs per table; create/write need the integration role, read adds itil."""
     roles = {r.findtext("name"): r.findtext("sys_id") for r in records_of(items, "sys_user_role")}
-    assert set(roles) == {ROLE_INTEGRATION, ROLE_READER}
+    assert set(roles) == {ROLE_INTEGRATION, ROLE_READER, ROLE_TPA_MANAGER, ROLE_TPA_USER}
     known = roles | BASE_ROLES
     acls = {a.findtext("sys_id"): a for a in records_of(items, "sys_security_acl")}
     granted: dict[tuple[str, str], set[str]] = {}
@@ -370,6 +394,12 @@ def test_roles_and_acls_let_the_integration_write_and_itil_read(items: list[Item
         assert acl.findtext("type") == "record" and acl.findtext("active") == "true"
         assert acl.findtext("advanced") == "false" and not acl.findtext("script")
     for t in TABLES:
+        if t.name.startswith("u_3pa_"):  # 3PA: its own roles, checked in tests/unit/tpa
+            assert {op: granted[(t.name, op)] for op in t.access} == {
+                op: set(roles) for op, roles in t.access.items()
+            }
+            assert ROLE_INTEGRATION in granted[(t.name, "create")] | granted[(t.name, "write")]
+            continue
         assert granted[(t.name, "create")] == {ROLE_INTEGRATION}
         assert granted[(t.name, "write")] == {ROLE_INTEGRATION}
         assert granted[(t.name, "read")] == {ROLE_INTEGRATION, ROLE_READER, "itil"}
@@ -381,13 +411,13 @@ def test_roles_and_acls_let_the_integration_write_and_itil_read(items: list[Item
 
 
 def test_lsid_is_unique_on_the_session_table_only(items: list[Item]) -> None:
-    """u_bomgar_session.u_lsid is the one unique column (surveys repeat an lsid per question)."""
+    """u_lsid is unique on the session table only (surveys repeat it), and 3PA names its apps."""
     unique = {
         (r.findtext("name"), r.findtext("element"))
         for r in records_of(items, "sys_dictionary")
         if r.findtext("unique") == "true"
     }
-    assert unique == {("u_bomgar_session", "u_lsid")}
+    assert unique == {("u_bomgar_session", "u_lsid"), ("u_3pa_application", "u_name")}
 
 
 def test_reports_cover_rep_category_duration_and_survey_answers(items: list[Item]) -> None:
@@ -427,7 +457,7 @@ def test_tables_hold_every_field_the_mappings_write(items: list[Item]) -> None:
     }
     written = MappingSet.load(default_mapping_paths()).written_fields()
     for t in TABLES:
-        assert written[t.name] <= {e for n, e in entries if n == t.name}
+        assert written.get(t.name, set()) <= {e for n, e in entries if n == t.name}
 
 
 def test_a_new_table_in_the_data_gets_every_kind_of_record() -> None:

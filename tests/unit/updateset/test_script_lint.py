@@ -33,6 +33,7 @@ SCRIPT_FIELDS: dict[str, dict[str, str]] = {
     "sys_dictionary_override": {},
     "sys_ui_macro": {},
     "sys_script_fix": {"script": "sys_script_fix/global"},
+    "sys_script": {"script": "sys_script/global", "condition": "sys_script.condition/global"},
     "sys_script_include": {"script": "sys_script_include/global"},
     "sys_ui_page": {
         "client_script": "sys_ui_page.client_script/all",
@@ -79,6 +80,8 @@ def test_every_script_passes_eslint_for_its_type(items: list[Item], tmp_path: Pa
         "sys_ui_action.script/iso",
         "sys_ui_action.script/global",
         "sys_ui_action.condition/global",
+        "sys_script/global",  # 3PA's business rules
+        "sys_script.condition/global",
     }
     reports = []
     for kind, files in sorted(groups.items()):

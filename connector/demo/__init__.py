@@ -1,6 +1,7 @@
 """``connector demo``: both emulators, the connector and one session, on free loopback ports.
 
-This module and the tests are the only product-side code that imports ``connector.sim``.
+This package (and tpa.py, ``connector demo --3pa``) and the tests are the only product-side code
+that imports ``connector.sim``.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def running_stack(
     from connector.sim.bomgar import create_app as bomgar_app
     from connector.sim.runtime import ServerThread
     from connector.sim.servicenow import create_app as servicenow_app
+    from connector.tpa.worker import start as start_tpa
 
     with ExitStack() as cleanup:
         if workdir is None:
@@ -148,6 +150,8 @@ def running_stack(
             worker_thread = threading.Thread(
                 target=run_worker,
                 args=(svc.importer(), stop_worker),
+                # 3PA's threads, poller and catalog sync when tpa.enabled (connector/demo/tpa.py)
+                kwargs={"start_more": lambda scheduler: start_tpa(svc, scheduler)},
                 name="demo-worker",
                 daemon=True,
             )
