@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,6 +15,8 @@ from requests.structures import CaseInsensitiveDict
 from connector.errors import DataError, ProtocolError, StatusError
 from connector.servicenow.answers import SERVICE, error_fields
 from connector.servicenow.models import BatchRequest, BatchResponse
+
+log = logging.getLogger(__name__)
 
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 # PySNC resends unserviced batch items up to 3 times; so do we.
@@ -94,3 +97,13 @@ def _item_error(
     if not message and error_message:
         message = str(error_message)
     return StatusError.from_response(stand_in, service=SERVICE, message=message, detail=detail)
+
+
+def read_answer(response: requests.Response, batch_id: str) -> list[BatchResponse]:
+    """Read a Batch API answer into one BatchResponse per serviced item."""
+    data = response.json()
+    if not isinstance(data, dict) or not isinstance(data.get("serviced_requests", []), list):
+        raise ProtocolError("Batch API answer has no serviced_requests list", service=SERVICE)
+    if str(data.get("batch_request_id", batch_id)) != batch_id:
+        log.warning("ServiceNow batch answer names another batch_request_id; using it anyway")
+    return [decode_item(item) for item in data.get("serviced_requests") or []]

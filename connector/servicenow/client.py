@@ -37,7 +37,6 @@ failures and timeouts become ``TransportError``.
 
 from __future__ import annotations
 
-import http.cookiejar
 import itertools
 import json
 import logging
@@ -69,7 +68,8 @@ from connector.servicenow.answers import (
     write_may_retry,
 )
 from connector.servicenow.auth import OAuthTokenAuth
-from connector.servicenow.batch import BATCH_RESENDS, JSON_HEADERS, decode_item, encode_item
+from connector.servicenow.batch import BATCH_RESENDS, JSON_HEADERS, encode_item, read_answer
+from connector.servicenow.cookies import NoCookies
 from connector.servicenow.limiter import AdaptiveLimit
 from connector.servicenow.models import BatchRequest, BatchResponse, Record
 from connector.servicenow.urls import check_name, check_sys_id
@@ -81,30 +81,6 @@ U = TypeVar("U")
 
 # The instance refuses request bodies over 10 MB (400 "Rejected large REST payload").
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-
-
-class _NoCookies(http.cookiejar.CookiePolicy):
-    """Refuse every cookie: a shared session cookie serialises requests on the instance."""
-
-    netscape = True
-    rfc2965 = False
-    hide_cookie2 = False
-
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        """Refuse to store a cookie."""
-        return False
-
-    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        """Refuse to send a cookie."""
-        return False
-
-    def domain_return_ok(self, domain: str, request: Any) -> bool:
-        """Refuse to send cookies for any domain."""
-        return False
-
-    def path_return_ok(self, path: str, request: Any) -> bool:
-        """Refuse to send cookies for any path."""
-        return False
 
 
 class ServiceNowClient:
@@ -152,7 +128,7 @@ class ServiceNowClient:
         self._session = build_session(
             verify=verify, timeout=timeout, pool_size=max_concurrent, auth=auth
         )
-        self._session.cookies.set_policy(_NoCookies())
+        self._session.cookies.set_policy(NoCookies())
         self._snow = pysnow.Client(
             host=parts.netloc, use_ssl=parts.scheme == "https", session=self._session
         )
@@ -214,7 +190,7 @@ class ServiceNowClient:
         """
         return self._paged(
             f"/table/{check_name(table)}",
-            _with_order(query, order_by),
+            q.ordered(query, order_by),
             fields=fields,
             limit=limit,
             page_size=page_size,
@@ -372,7 +348,7 @@ class ServiceNowClient:
                 return self._post_batch(payload)
 
             def read(response: requests.Response, batch_id: str = batch_id) -> list[BatchResponse]:
-                return _batch_answer(response, batch_id)
+                return read_answer(response, batch_id)
 
             serviced = self._call(
                 f"POST batch of {len(pending)}", send_once, write=not reads_only, then=read
@@ -515,19 +491,3 @@ class ServiceNowClient:
             retry_if=write_may_retry if write else None,
             attempts=attempts,
         )
-
-
-def _batch_answer(response: requests.Response, batch_id: str) -> list[BatchResponse]:
-    """Read a Batch API answer into one BatchResponse per serviced item."""
-    data = response.json()
-    if not isinstance(data, dict) or not isinstance(data.get("serviced_requests", []), list):
-        raise ProtocolError("Batch API answer has no serviced_requests list", service=SERVICE)
-    if str(data.get("batch_request_id", batch_id)) != batch_id:
-        log.warning("ServiceNow batch answer names another batch_request_id; using it anyway")
-    return [decode_item(item) for item in data.get("serviced_requests") or []]
-
-
-def _with_order(query: str, order_by: str | Sequence[str] | None) -> str:
-    if order_by is None:
-        return q.all_of(query, "" if "ORDERBY" in query else q.order_by("sys_id"))
-    return q.all_of(query, q.order_by(*([order_by] if isinstance(order_by, str) else order_by)))

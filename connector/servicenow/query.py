@@ -24,7 +24,7 @@ query built here only says what its author wrote.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from connector.errors import DataError
 
@@ -153,3 +153,10 @@ def order_by(*fields: str) -> str:
         else:
             terms.append(f"ORDERBY{name(field)}")
     return "^".join(terms)
+
+
+def ordered(query: str, fields: str | Sequence[str] | None) -> str:
+    """Add ORDERBY terms to a query: the given fields, else sys_id unless it orders itself."""
+    if fields is None:
+        return all_of(query, "" if "ORDERBY" in query else order_by("sys_id"))
+    return all_of(query, order_by(*([fields] if isinstance(fields, str) else fields)))
