@@ -17,6 +17,7 @@ from connector.errors import RemoteError, error_body
 from connector.servicenow import query as q
 from connector.web import services
 from connector.web.auth import api_credentials_ok
+from connector.web.errors import ApiProblem, authentication_required, json_body
 
 log = logging.getLogger(__name__)
 
@@ -33,48 +34,12 @@ CI_FIELDS = ["sys_id", "name", "host_name", "ip_address"]
 INSTALLER_PLATFORMS = ("windows-64-msi", "windows-32-msi", "mac-dmg", "linux-64")
 
 
-class ApiProblem(Exception):
-    """Raise to answer the caller with a 4xx/5xx JSON error and nothing written."""
-
-    def __init__(self, status: int, message: str, detail: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.detail = detail
-
-
-def _answer(status: int, message: str, detail: Any = None) -> Response:
-    response = jsonify(error_body(status, message, detail))
-    response.status_code = status
-    return response
-
-
-@bp.errorhandler(ApiProblem)
-def _problem(exc: ApiProblem) -> Response:
-    return _answer(exc.status, exc.message, exc.detail)
-
-
 @bp.before_request
 def _authenticate() -> Response | None:
     """Accept a configured bearer token or the configured Basic credentials, nothing else."""
     if api_credentials_ok(request.headers.get("Authorization"), services().config):
         return None
-    response = _answer(401, "authentication required", "send a bearer token or Basic credentials")
-    response.headers["WWW-Authenticate"] = 'Bearer realm="connector", Basic realm="connector"'
-    return response
-
-
-def _body() -> dict[str, Any]:
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:
-        # json refuses nesting deeper than the interpreter's recursion limit this way.
-        raise ApiProblem(
-            400, "expected a JSON object body", "the JSON is nested too deeply"
-        ) from None
-    if not isinstance(data, dict):
-        raise ApiProblem(400, "expected a JSON object body")
-    return data
+    return authentication_required()
 
 
 def _shown(value: Any) -> Any:
@@ -157,7 +122,7 @@ def _iso(value: datetime | None) -> str | None:
 def session_keys() -> Response:
     """Mint a session key for a ticket, optionally emailing it to the caller."""
     svc = services()
-    data = _body()
+    data = json_body()
     table = _table(data)
     sys_id = _sys_id(data, "sys_id")
     email_caller = data.get("email_caller", False)
@@ -314,7 +279,7 @@ def find_jump_client(ci: dict[str, Any]) -> tuple[JumpClient | None, str]:
 def jump() -> Response:
     """Answer the client_script URL that jumps to a CI (or a ticket's CI) from the rep console."""
     svc = services()
-    data = _body()
+    data = json_body()
     ticket_id = None
     if "ci_sys_id" in data:
         ci_id = _sys_id(data, "ci_sys_id")
@@ -368,7 +333,7 @@ def jump() -> Response:
 def jump_client_installers() -> Response:
     """Create a mass-deployment Jump Client installer and answer its download links."""
     svc = services()
-    data = _body()
+    data = json_body()
     group = data.get("jump_group_id")
     if isinstance(group, bool) or not isinstance(group, int):
         raise ApiProblem(400, "jump_group_id: expected an integer", _shown(group))

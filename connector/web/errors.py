@@ -17,10 +17,44 @@ from connector.errors import ConnectorError, DataError, RemoteError, error_body
 log = logging.getLogger(__name__)
 
 
-def _json(status: int, message: str, detail: object = None) -> Response:
+class ApiProblem(Exception):
+    """Raise in an API view to answer the caller with a 4xx/5xx JSON error and nothing written."""
+
+    def __init__(self, status: int, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.detail = detail
+
+
+def json_error(status: int, message: str, detail: object = None) -> Response:
+    """Answer with ``status`` and the JSON error envelope."""
     response = jsonify(error_body(status, message, detail))
     response.status_code = status
     return response
+
+
+def authentication_required() -> Response:
+    """Answer 401 naming the schemes the API accepts."""
+    response = json_error(
+        401, "authentication required", "send a bearer token or Basic credentials"
+    )
+    response.headers["WWW-Authenticate"] = 'Bearer realm="connector", Basic realm="connector"'
+    return response
+
+
+def json_body() -> dict[str, Any]:
+    """Return the request's JSON object body, or raise ApiProblem(400)."""
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        # json refuses nesting deeper than the interpreter's recursion limit this way.
+        raise ApiProblem(
+            400, "expected a JSON object body", "the JSON is nested too deeply"
+        ) from None
+    if not isinstance(data, dict):
+        raise ApiProblem(400, "expected a JSON object body")
+    return data
 
 
 class _GuardedInput:
@@ -66,23 +100,27 @@ def register_error_handlers(app: Flask) -> None:
     """Answer API errors in the JSON envelope and everything else as plain text."""
     app.wsgi_app = guard_request_bodies(app.wsgi_app)  # type: ignore[method-assign,assignment]
 
+    @app.errorhandler(ApiProblem)
+    def api_problem(exc: ApiProblem) -> Response:
+        return json_error(exc.status, exc.message, exc.detail)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         if request.path.startswith("/api/"):
-            return _json(exc.code or 500, exc.name, exc.description)
+            return json_error(exc.code or 500, exc.name, exc.description)
         return Response(f"{exc.code} {exc.name}\n", status=exc.code or 500, mimetype="text/plain")
 
     @app.errorhandler(DataError)
     def data_error(exc: DataError) -> Response:
-        return _json(400, str(exc))
+        return json_error(400, str(exc))
 
     @app.errorhandler(RemoteError)
     def remote_error(exc: RemoteError) -> Response:
         log.warning("remote call failed: %s", exc)
         status = 504 if exc.status is None else 502
-        return _json(status, f"{exc.service or 'remote system'} call failed", str(exc))
+        return json_error(status, f"{exc.service or 'remote system'} call failed", str(exc))
 
     @app.errorhandler(ConnectorError)
     def connector_error(exc: ConnectorError) -> Response:
         log.error("request failed: %s", exc)
-        return _json(500, "internal error", str(exc))
+        return json_error(500, "internal error", str(exc))

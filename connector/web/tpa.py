@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from connector.errors import DataError, RemoteError, error_body
+from connector.errors import DataError, RemoteError
 from connector.servicenow import query as q
 
 # Nothing here imports python-ldap at module level: the app must start without the 3pa extra.
@@ -32,6 +32,7 @@ from connector.tpa import QUEUE, models, policy, profile_key, request_key
 from connector.tpa.runtime import TpaServices, for_app
 from connector.web import services
 from connector.web.auth import api_credentials_ok
+from connector.web.errors import ApiProblem, authentication_required, json_body, json_error
 
 log = logging.getLogger(__name__)
 
@@ -41,38 +42,13 @@ _SYS_ID = re.compile(r"[0-9a-f]{32}")
 _USER_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 
 
-class TpaProblem(Exception):
-    """Raise to answer with a JSON error and nothing done."""
-
-    def __init__(self, status: int, message: str, detail: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.detail = detail
-
-
-def _answer(status: int, message: str, detail: Any = None) -> Response:
-    response = jsonify(error_body(status, message, detail))
-    response.status_code = status
-    return response
-
-
-@bp.errorhandler(TpaProblem)
-def _problem(exc: TpaProblem) -> Response:
-    return _answer(exc.status, exc.message, exc.detail)
-
-
 @bp.before_request
 def _authenticate() -> Response | None:
     """Accept the /api/v1 credentials; answer 404 while 3PA is disabled."""
     if not api_credentials_ok(request.headers.get("Authorization"), services().config):
-        response = _answer(
-            401, "authentication required", "send a bearer token or Basic credentials"
-        )
-        response.headers["WWW-Authenticate"] = 'Bearer realm="connector", Basic realm="connector"'
-        return response
+        return authentication_required()
     if not services().config.tpa.enabled:
-        return _answer(404, "3PA is not enabled on this connector (tpa.enabled)")
+        return json_error(404, "3PA is not enabled on this connector (tpa.enabled)")
     return None
 
 
@@ -81,20 +57,10 @@ def tpa() -> TpaServices:
     return for_app(current_app.extensions, services())
 
 
-def _body() -> dict[str, Any]:
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:
-        raise TpaProblem(400, "expected a JSON object body", "nested too deeply") from None
-    if not isinstance(data, dict):
-        raise TpaProblem(400, "expected a JSON object body")
-    return data
-
-
 def _sys_id(value: Any, what: str) -> str:
     if not isinstance(value, str) or not _SYS_ID.fullmatch(value):
         shown = value[:100] if isinstance(value, str) else type(value).__name__
-        raise TpaProblem(400, f"{what}: expected a 32-character sys_id", shown)
+        raise ApiProblem(400, f"{what}: expected a 32-character sys_id", shown)
     return value
 
 
@@ -128,34 +94,34 @@ def profile_change(sys_id: str) -> Response:
 @bp.post("/password")
 def password() -> Response:
     """Set a user's directory password now; the password lives only in this call's memory."""
-    data = _body()
+    data = json_body()
     user_name = data.get("user_name")
     if not isinstance(user_name, str) or not _USER_NAME.fullmatch(user_name):
-        raise TpaProblem(400, "user_name: expected the directory user name")
+        raise ApiProblem(400, "user_name: expected the directory user name")
     old = data.get("old_password")
     if old is not None and not isinstance(old, str):
-        raise TpaProblem(400, "old_password: expected a string")
+        raise ApiProblem(400, "old_password: expected a string")
     t = tpa()
     from connector.tpa.directory import DirectoryRejected
 
     try:
         new = policy.check_password(data.get("new_password"), int(t.config.tpa.password.min_length))
     except policy.RequestProblem as exc:
-        raise TpaProblem(422, str(exc)) from None
+        raise ApiProblem(422, str(exc)) from None
     m = t.mapping
     try:
         user = t.directory.find_user(m.identity_attribute, user_name, m.user_object_class)
         if user is None:
-            raise TpaProblem(404, "no such directory user", user_name[:100])
+            raise ApiProblem(404, "no such directory user", user_name[:100])
         t.directory.set_password(user.dn, new, old)
     except DirectoryRejected as exc:
         t.metrics.inc("connector_3pa_password_failures_total")
         # The directory's reason (policy, wrong old password) never contains the password.
-        raise TpaProblem(422, "the directory refused the new password", str(exc)) from None
+        raise ApiProblem(422, "the directory refused the new password", str(exc)) from None
     except RemoteError as exc:
         t.metrics.inc("connector_3pa_password_failures_total")
         log.warning("password change failed: %s", exc)
-        raise TpaProblem(503, "the directory cannot be reached; try again", str(exc)) from None
+        raise ApiProblem(503, "the directory cannot be reached; try again", str(exc)) from None
     finally:
         del new, old
         data.clear()
@@ -167,7 +133,7 @@ def password() -> Response:
 @bp.post("/invitations")
 def invitation() -> Response:
     """Invite an address to request an application: an invitation record and an e-mail."""
-    data = _body()
+    data = json_body()
     application = _sys_id(data.get("application"), "application")
     given = data.get("email")
     email = given if isinstance(given, str) else ""  # anything else fails the checks below
@@ -176,13 +142,13 @@ def invitation() -> Response:
         policy.email_domain(email)
         q.email(email)
     except DataError as exc:
-        raise TpaProblem(400, f"email: {exc}") from None
+        raise ApiProblem(400, f"email: {exc}") from None
     app = t.records.application(application)
     if app is None:
-        raise TpaProblem(404, f"no application {application}")
+        raise ApiProblem(404, f"no application {application}")
     domain = policy.email_domain(email)
     if app.allowed_domains and not policy.domain_matches(domain, app.allowed_domains):
-        raise TpaProblem(422, f"the e-mail domain {domain} is not allowed for {app.display_name}")
+        raise ApiProblem(422, f"the e-mail domain {domain} is not allowed for {app.display_name}")
     fields: dict[str, Any] = {
         "u_application": application,
         "u_email": email,
@@ -194,7 +160,7 @@ def invitation() -> Response:
     for key in ("first_name", "last_name", "message"):
         value = data.get(key, "")
         if not isinstance(value, str):
-            raise TpaProblem(400, f"{key}: expected text")
+            raise ApiProblem(400, f"{key}: expected text")
         fields[f"u_{key}"] = policy.clean_value(key, value, 1000)
     if data.get("invited_by"):
         fields["u_invited_by"] = _sys_id(data.get("invited_by"), "invited_by")
