@@ -13,7 +13,6 @@ Prints a table and writes results/health_load-<time>.json.
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import tempfile
 import threading
@@ -28,31 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _harness as h  # noqa: E402
 
+from connector.sim.hanging import HangingServer  # noqa: E402
+
 API_TOKEN = "bench-health-token"  # a throwaway value for loopback runs
-
-
-class Hanging:
-    """Accept connections and never answer them."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                self.held.append(self.sock.accept()[0])
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
 
 
 def send_events(url: str, seconds: float) -> dict[str, Any]:
@@ -95,7 +72,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     args = p.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-health-"))
-    hanging = Hanging()
+    hanging = HangingServer()
     cfg = h.write_config(
         workdir / "connector.yaml", hanging.url, hanging.url, **{"api.tokens": [API_TOKEN]}
     )
@@ -137,7 +114,7 @@ def main() -> None:
             t.join(150)
         results["health_calls"] = sum(health_calls)
         results["health_worst_ms"] = round(max(health_worst) * 1000, 1)
-        results["remote_connections_opened"] = len(hanging.held)
+        results["remote_connections_opened"] = len(hanging.accepted)
     finally:
         stop.set()
         web.stop()

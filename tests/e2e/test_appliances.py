@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -13,6 +12,7 @@ from connector.config import validate
 from connector.demo import landed, running_stack, wait_for
 from connector.importer.runner import run_worker
 from connector.services import Services
+from connector.sim.hanging import HangingServer
 
 pytestmark = pytest.mark.slow
 
@@ -81,30 +81,6 @@ def test_a_token_speaks_only_for_its_own_appliance(tmp_path):
         assert stack.services.store.appliances_of(lsid) == ["emea"]
 
 
-class Hanging:
-    """Accept connections and never answer: an appliance that is down the slow way."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                self.held.append(self.sock.accept()[0])
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
-
-
 def test_an_appliance_that_hangs_never_holds_up_another(tmp_path):
     """20 sessions of a hanging appliance queued first; the other appliance's still land at once.
 
@@ -113,7 +89,7 @@ def test_an_appliance_that_hangs_never_holds_up_another(tmp_path):
     other appliance's sessions. Once a request to it has failed to get through, the worker lets
     one pass at a time wait on it and imports the other appliance meanwhile.
     """
-    hanging = Hanging()
+    hanging = HangingServer()
     try:
         with running_stack(
             str(tmp_path),

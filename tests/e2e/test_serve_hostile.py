@@ -26,6 +26,7 @@ import pytest
 import requests
 import yaml
 
+from connector.sim.hanging import HangingServer
 from connector.store import Store
 
 pytestmark = pytest.mark.slow
@@ -35,32 +36,6 @@ API_TOKEN = "serve-hostile-api-token"
 LSID = "3f2a7c0e9b1d4e6fa8c25d0b71e94c33"
 INC1 = "a5000000000000000000000000000001"
 WARNING = "webhook more open than needed"
-
-
-class HangingServer:
-    """Accept TCP connections and never answer: a remote system that hangs."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.accepted: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.accepted:
-            conn.close()
 
 
 @dataclass
