@@ -229,12 +229,17 @@ def run_demo(*, keep_running: bool, timeout: float, echo: Callable[[str], None])
             raise ConnectorError(f"session {lsid} failed: {row.last_error}")
         echo_landed(landed(stack, lsid), echo)
         if keep_running:
-            echo("\neverything keeps running; press Ctrl-C to stop")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                echo("stopping")
+            hold_until_interrupted(echo)
+
+
+def hold_until_interrupted(echo: Callable[[str], None]) -> None:
+    """Keep a demo's processes up until Ctrl-C."""
+    echo("\neverything keeps running; press Ctrl-C to stop")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        echo("stopping")
 
 
 def echo_landed(data: dict[str, Any], echo: Callable[[str], None]) -> None:

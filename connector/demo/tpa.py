@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 
+from connector.demo import hold_until_interrupted
 from connector.errors import ConnectorError
 
 API_TOKEN = "demo-3pa-api-token"  # noqa: S105 - loopback demo only
@@ -127,6 +128,21 @@ class TpaStack:
     def request(self, sys_id: str) -> dict[str, Any]:
         """Read an access request back."""
         return self.sn.get_record("u_3pa_access_request", sys_id) or {}
+
+    def approve(self, sys_id: str) -> None:
+        """Approve a waiting request in ServiceNow as its approver (jane.rep) does."""
+        from connector.tpa.models import sn_time
+
+        self.sn.update_record(
+            "u_3pa_access_request",
+            sys_id,
+            {
+                "u_state": "approved",
+                "u_approval": "approved",
+                "u_approved_by": APPROVER,
+                "u_approved_at": sn_time(),
+            },
+        )
 
 
 @contextmanager
@@ -262,18 +278,7 @@ def run_demo(*, keep_running: bool, timeout: float, echo: Callable[[str], None])
         )
         _ok(t.api("POST", f"/requests/{sam}"))
         echo(f"  request {sam}: {wait_state(t, sam, ('pending_approval',), timeout)}")
-        from connector.tpa.models import sn_time
-
-        t.sn.update_record(
-            "u_3pa_access_request",
-            sam,
-            {
-                "u_state": "approved",
-                "u_approval": "approved",
-                "u_approved_by": APPROVER,
-                "u_approved_at": sn_time(),
-            },
-        )
+        t.approve(sam)
         echo(
             "  the approver (jane.rep) approves it in ServiceNow; the instance calls the connector"
         )
@@ -319,12 +324,7 @@ def run_demo(*, keep_running: bool, timeout: float, echo: Callable[[str], None])
         if not bound:
             raise ConnectorError("the new password does not bind")
         if keep_running:
-            echo("\neverything keeps running; press Ctrl-C to stop")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                echo("stopping")
+            hold_until_interrupted(echo)
 
 
 def _ok(reply: requests.Response) -> None:

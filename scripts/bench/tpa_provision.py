@@ -40,8 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _harness as h  # noqa: E402
 
-from connector.demo.tpa import APPROVER, running_tpa_stack  # noqa: E402
-from connector.tpa.models import sn_time  # noqa: E402
+from connector.demo.tpa import running_tpa_stack  # noqa: E402
 from connector.tpa.runtime import TpaServices  # noqa: E402
 
 
@@ -162,16 +161,7 @@ def approvals(t: Any, tpa: TpaServices, m: int) -> dict[str, Any]:
             time.sleep(0.05)
         dn = f"uid={email},{tpa.directory.users_base}"
         started = time.monotonic()
-        t.sn.update_record(
-            "u_3pa_access_request",
-            sys_id,
-            {
-                "u_state": "approved",
-                "u_approval": "approved",
-                "u_approved_by": APPROVER,
-                "u_approved_at": sn_time(),
-            },
-        )
+        t.approve(sys_id)
         requests.post(
             f"{t.stack.connector_url}/api/v1/3pa/requests/{sys_id}",
             headers={"Authorization": "Bearer demo-3pa-api-token"},

@@ -41,10 +41,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from connector.demo.tpa import APPROVER, SCIM_TOKEN, running_tpa_stack  # noqa: E402
+from connector.demo.tpa import SCIM_TOKEN, running_tpa_stack  # noqa: E402
 from connector.store import Store  # noqa: E402
 from connector.tpa import QUEUE  # noqa: E402
-from connector.tpa.models import sn_time  # noqa: E402
 
 APPS = {"partner-portal": "partner-portal-users", "supplier-invoices": "supplier-invoices"}
 ROLES = {"partner-portal": "PartnerPortal_User", "supplier-invoices": "SupplierInvoices_Viewer"}
@@ -212,18 +211,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 restarted.set()
             for sys_id, state in states.items():
                 if state == "pending_approval" and sys_id not in approved:
-                    _retry(
-                        lambda sys_id=sys_id: t.sn.update_record(
-                            "u_3pa_access_request",
-                            sys_id,
-                            {
-                                "u_state": "approved",
-                                "u_approval": "approved",
-                                "u_approved_by": APPROVER,
-                                "u_approved_at": sn_time(),
-                            },
-                        )
-                    )
+                    _retry(lambda sys_id=sys_id: t.approve(sys_id))
                     approved.add(sys_id)
                     _announce(t, sys_id)
             if states and all(s == "active" for s in states.values()):

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from connector.demo.tpa import APPROVER
-from connector.tpa.models import sn_time
 from connector.tpa.poller import poll
 from tests.e2e.tpa.conftest import notes, settle
 
@@ -57,16 +55,7 @@ def test_other_domains_wait_for_approval_and_provision_after_it(tpa_stack, tpa):
     tpa_stack.api("POST", f"/requests/{sys_id}")
     assert tpa_stack.request(sys_id)["u_state"] == "pending_approval"
     assert tpa.directory.find_user("uid", email, "inetOrgPerson") is None
-    tpa_stack.sn.update_record(
-        "u_3pa_access_request",
-        sys_id,
-        {
-            "u_state": "approved",
-            "u_approval": "approved",
-            "u_approved_by": APPROVER,
-            "u_approved_at": sn_time(),
-        },
-    )
+    tpa_stack.approve(sys_id)
     tpa_stack.api("POST", f"/requests/{sys_id}")
     rec = tpa_stack.request(sys_id)
     assert rec["u_state"] == "active", rec["u_error"]
